@@ -1,0 +1,358 @@
+//! Reads a FailoverService from arbitrary JSON: every key the API does not define and every value
+//! of the wrong JSON type becomes a finding at its path, and what can be read becomes the typed
+//! [`FailoverServiceSpec`] the rules work on.
+//!
+//! The original CRD had no schema, so the API server stores anything. A strict typed decode would
+//! fail the whole object on the first bad field; reading leniently lets us report every problem
+//! at once, each with its own path.
+
+use serde_json::{Map, Value};
+
+use crate::api::{FailoverServiceSpec, PortSpec, ResourceRef, State};
+use crate::finding::{FieldPath, Finding, RuleCode};
+
+/// The JSON shape of one field, as the proto3 JSON mapping of the original API reads it.
+/// `null` is accepted everywhere: proto3 reads it as "unset".
+enum Shape {
+    String,
+    /// A JSON number; its range is a rule of its own (`PortNumberInvalid`).
+    Number,
+    /// int64: the proto3 mapping accepts an integer or a numeric string.
+    Int64,
+    /// An enum [`State`]: its name or its number.
+    State,
+    /// Not ours to judge (`metadata` is validated by the API server).
+    Any,
+    Object(&'static [(&'static str, &'static Shape)]),
+    Array(&'static Shape),
+}
+
+static RESOURCE_REF: Shape = Shape::Object(&[
+    ("name", &Shape::String),
+    ("namespace", &Shape::String),
+    ("cluster", &Shape::String),
+]);
+static PORT: Shape = Shape::Object(&[
+    ("port", &Shape::Number),
+    ("name", &Shape::String),
+    ("protocol", &Shape::String),
+]);
+static SPEC: Shape = Shape::Object(&[
+    ("hostname", &Shape::String),
+    ("namespace", &Shape::String),
+    ("port", &PORT),
+    ("cluster", &Shape::String),
+    ("failoverServices", &Shape::Array(&RESOURCE_REF)),
+]);
+static STATUS_ENTRY: Shape = Shape::Object(&[("state", &Shape::State), ("message", &Shape::String)]);
+static TRANSLATOR_ERROR: Shape = Shape::Object(&[
+    ("translatorId", &Shape::String),
+    ("errorMessage", &Shape::String),
+]);
+static STATUS: Shape = Shape::Object(&[
+    ("observedGeneration", &Shape::Int64),
+    ("validationStatus", &STATUS_ENTRY),
+    ("translationStatus", &STATUS_ENTRY),
+    ("translatorErrors", &Shape::Array(&TRANSLATOR_ERROR)),
+]);
+static OBJECT: Shape = Shape::Object(&[
+    ("apiVersion", &Shape::String),
+    ("kind", &Shape::String),
+    ("metadata", &Shape::Any),
+    ("spec", &SPEC),
+    ("status", &STATUS),
+]);
+
+/// A FailoverService as the rules see it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Decoded {
+    /// What could be read; a field of the wrong type reads as unset.
+    pub spec: FailoverServiceSpec,
+    /// `UnknownField` and `TypeMismatch` findings, in document order.
+    pub findings: Vec<Finding>,
+    /// Paths whose value had the wrong type. Rules skip these (and everything below them), so
+    /// a bad value is reported once, as a type error, not again as "required".
+    pub malformed: Vec<FieldPath>,
+}
+
+impl Decoded {
+    /// Whether `path` or one of its parents held a value of the wrong type.
+    pub fn is_malformed(&self, path: &FieldPath) -> bool {
+        let p = path.as_str();
+        self.malformed.iter().any(|m| {
+            let m = m.as_str();
+            m.is_empty()
+                || p.strip_prefix(m)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+    }
+}
+
+/// Decodes a whole FailoverService object (`apiVersion`, `kind`, `metadata`, `spec`, `status`).
+pub fn decode(object: &Value) -> Decoded {
+    let mut decoded = Decoded::default();
+    check(object, &OBJECT, &FieldPath::root(), &mut decoded);
+    if let Some(spec) = object.get("spec").and_then(Value::as_object) {
+        decoded.spec = read_spec(spec);
+    }
+    decoded
+}
+
+fn check(value: &Value, shape: &Shape, path: &FieldPath, out: &mut Decoded) {
+    let ok = match (shape, value) {
+        (_, Value::Null) | (Shape::Any, _) => true,
+        (Shape::String, Value::String(_)) | (Shape::Number, Value::Number(_)) => true,
+        (Shape::Int64, Value::Number(n)) => n.is_i64(),
+        (Shape::Int64, Value::String(s)) => s.parse::<i64>().is_ok(),
+        (Shape::State, v @ (Value::String(_) | Value::Number(_))) => State::from_json(v).is_some(),
+        (Shape::Object(fields), Value::Object(map)) => {
+            check_object(map, fields, path, out);
+            true
+        }
+        (Shape::Array(item), Value::Array(items)) => {
+            for (i, v) in items.iter().enumerate() {
+                check(v, item, &path.index(i), out);
+            }
+            true
+        }
+        _ => false,
+    };
+    if !ok {
+        out.findings.push(Finding::new(
+            RuleCode::TypeMismatch,
+            path.clone(),
+            format!("expected {}, got {}", expected(shape), describe(value)),
+        ));
+        out.malformed.push(path.clone());
+    }
+}
+
+fn check_object(
+    map: &Map<String, Value>,
+    fields: &[(&'static str, &'static Shape)],
+    path: &FieldPath,
+    out: &mut Decoded,
+) {
+    for (key, value) in map {
+        let child = path.key(key);
+        match fields.iter().find(|(name, _)| name == key) {
+            Some((_, shape)) => check(value, shape, &child, out),
+            None => {
+                let known = fields.iter().map(|(name, _)| *name);
+                let message = match suggest(key, known) {
+                    Some(s) => format!("unknown field `{key}`; did you mean `{s}`?"),
+                    None => format!(
+                        "unknown field `{key}`; expected one of {}",
+                        fields
+                            .iter()
+                            .map(|(n, _)| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                out.findings
+                    .push(Finding::new(RuleCode::UnknownField, child, message));
+            }
+        }
+    }
+}
+
+/// The known key a user most likely meant: the same letters in another case or separator style
+/// (`Hostname`, `failover_services`), or a small typo (`hostnme`).
+pub fn suggest<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = norm(key);
+    let mut best: Option<(&str, f64)> = None;
+    for candidate in known {
+        if norm(candidate) == wanted {
+            return Some(candidate);
+        }
+        let score = strsim::jaro_winkler(&wanted, &norm(candidate));
+        if score >= 0.85 && best.is_none_or(|(_, s)| score > s) {
+            best = Some((candidate, score));
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+fn expected(shape: &Shape) -> &'static str {
+    match shape {
+        Shape::String => "a string",
+        Shape::Number => "a number",
+        Shape::Int64 => "an integer or a numeric string",
+        Shape::State => "one of UNKNOWN, ACCEPTED, INVALID, PROCESSING_ERROR, CONFLICT (or 0..4)",
+        Shape::Any => "any value",
+        Shape::Object(_) => "an object",
+        Shape::Array(_) => "a list",
+    }
+}
+
+/// A short description of a value for messages; never the whole value (it may be large).
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) if s.chars().count() <= 32 => format!("string {s:?}"),
+        Value::String(_) => "a string".to_owned(),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+fn read_spec(spec: &Map<String, Value>) -> FailoverServiceSpec {
+    FailoverServiceSpec {
+        hostname: string(spec, "hostname"),
+        namespace: string(spec, "namespace"),
+        port: spec.get("port").and_then(Value::as_object).map(|p| PortSpec {
+            port: p.get("port").and_then(Value::as_number).cloned(),
+            name: string(p, "name"),
+            protocol: string(p, "protocol"),
+        }),
+        cluster: string(spec, "cluster"),
+        failover_services: spec
+            .get("failoverServices")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|item| match item.as_object() {
+                        Some(r) => ResourceRef {
+                            name: string(r, "name"),
+                            namespace: string(r, "namespace"),
+                            cluster: string(r, "cluster"),
+                        },
+                        // Keeps the index aligned with the document; the entry itself is
+                        // reported as a type error.
+                        None => ResourceRef::default(),
+                    })
+                    .collect()
+            }),
+    }
+}
+
+fn string(map: &Map<String, Value>, key: &str) -> Option<String> {
+    map.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Sorted, so the tests do not depend on the JSON map's key order.
+    fn codes_and_fields(d: &Decoded) -> Vec<(RuleCode, String)> {
+        let mut v: Vec<_> = d
+            .findings
+            .iter()
+            .map(|f| (f.code, f.field.to_string()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn reports_every_unknown_key_with_a_suggestion() {
+        let d = decode(&json!({
+            "spec": {"hostnme": "a", "port": {"prot": 80}, "failoverServices": [{"clustr": "x"}]},
+            "specs": {}
+        }));
+        assert_eq!(
+            codes_and_fields(&d),
+            vec![
+                (RuleCode::UnknownField, "spec.failoverServices[0].clustr".into()),
+                (RuleCode::UnknownField, "spec.hostnme".into()),
+                (RuleCode::UnknownField, "spec.port.prot".into()),
+                (RuleCode::UnknownField, "specs".into()),
+            ]
+        );
+        assert!(d.findings[1].message.contains("did you mean `hostname`?"));
+        assert!(d.findings[0].message.contains("did you mean `cluster`?"));
+        assert!(d.findings[3].message.contains("did you mean `spec`?"));
+    }
+
+    #[test]
+    fn suggests_across_case_and_separator_styles() {
+        let known = ["hostname", "failoverServices", "port"];
+        assert_eq!(suggest("failover_services", known), Some("failoverServices"));
+        assert_eq!(suggest("HostName", known), Some("hostname"));
+        assert_eq!(suggest("zzzzzz", known), None);
+    }
+
+    #[test]
+    fn reports_wrong_types_at_their_path_and_marks_them_malformed() {
+        let d = decode(&json!({"spec": {
+            "port": {"port": "80", "name": 7},
+            "failoverServices": {},
+            "hostname": ["x"]
+        }}));
+        assert_eq!(
+            codes_and_fields(&d),
+            vec![
+                (RuleCode::TypeMismatch, "spec.failoverServices".into()),
+                (RuleCode::TypeMismatch, "spec.hostname".into()),
+                (RuleCode::TypeMismatch, "spec.port.name".into()),
+                (RuleCode::TypeMismatch, "spec.port.port".into()),
+            ]
+        );
+        assert!(d.findings[3].message.contains("expected a number, got string \"80\""));
+        assert_eq!(d.spec.hostname, None);
+        assert!(d.is_malformed(&"spec.failoverServices".into()));
+        assert!(!d.is_malformed(&"spec.failoverServicesX".into()));
+    }
+
+    #[test]
+    fn a_malformed_parent_covers_its_children() {
+        let d = decode(&json!({"spec": {"failoverServices": [5, {"name": "a"}]}}));
+        assert!(d.is_malformed(&"spec.failoverServices[0].name".into()));
+        assert!(!d.is_malformed(&"spec.failoverServices[1].name".into()));
+        // The index stays aligned with the document.
+        let refs = d.spec.failover_services.unwrap();
+        assert_eq!(refs.len(), 2);
+        assert_eq!(refs[1].name.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn null_is_unset_everywhere_and_metadata_is_not_ours() {
+        let d = decode(&json!({
+            "metadata": {"anything": [1, 2]},
+            "spec": {"hostname": null, "port": null, "failoverServices": null},
+            "status": null
+        }));
+        assert!(d.findings.is_empty(), "{:?}", d.findings);
+    }
+
+    #[test]
+    fn status_accepts_the_proto3_input_forms() {
+        let ok = decode(&json!({"status": {
+            "observedGeneration": "3",
+            "validationStatus": {"state": 2, "message": ""},
+            "translationStatus": {"state": "ACCEPTED"},
+            "translatorErrors": [{"translatorId": "t", "errorMessage": "m"}]
+        }}));
+        assert!(ok.findings.is_empty(), "{:?}", ok.findings);
+        let bad = decode(&json!({"status": {
+            "observedGeneration": "three",
+            "validationStatus": {"state": "PENDING"}
+        }}));
+        assert_eq!(
+            codes_and_fields(&bad),
+            vec![
+                (RuleCode::TypeMismatch, "status.observedGeneration".into()),
+                (RuleCode::TypeMismatch, "status.validationStatus.state".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_non_object_document_is_one_type_error() {
+        let d = decode(&json!([1, 2]));
+        assert_eq!(codes_and_fields(&d), vec![(RuleCode::TypeMismatch, "".into())]);
+        assert!(d.is_malformed(&"spec.hostname".into()));
+    }
+}

@@ -1,0 +1,12 @@
+//! `failover-webhook`: the admission rules, defaults and status for the Service Mesh Hub
+//! `FailoverService` resource, shared by the admission server and the offline `check` command.
+//!
+//! The core is pure: [`decode`] reads an object, [`defaults`] fills it in, [`rules`] judge it
+//! against a [`topology::Topology`], and [`engine`] ties them into one evaluation.
+
+pub mod api;
+pub mod decode;
+pub mod finding;
+pub mod manifest;
+pub mod rules;
+pub mod topology;

@@ -1,0 +1,352 @@
+//! Rules that depend on the object alone (class `spec`: they always deny).
+
+use std::collections::HashMap;
+
+use super::names;
+use crate::api::ResourceRef;
+use crate::decode::Decoded;
+use crate::finding::{FieldPath, Finding, RuleCode};
+
+pub(super) fn check(d: &Decoded, out: &mut Vec<Finding>) {
+    hostname(d, out);
+    port(d, out);
+    namespace(d, out);
+    cluster(d, out);
+    services(d, out);
+}
+
+/// A string that proto3 reads as set: present and not empty.
+fn set(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
+}
+
+/// Whether a rule may look at `path`: a value of the wrong type was already reported as such.
+fn readable(d: &Decoded, path: &FieldPath) -> bool {
+    !d.is_malformed(path)
+}
+
+fn hostname(d: &Decoded, out: &mut Vec<Finding>) {
+    let path = FieldPath::spec().key("hostname");
+    if !readable(d, &path) {
+        return;
+    }
+    match set(&d.spec.hostname) {
+        None => out.push(Finding::new(
+            RuleCode::HostnameRequired,
+            path,
+            "Required value: the DNS name clients use to reach the failover service",
+        )),
+        Some(h) if !names::is_dns1123_subdomain(h) => out.push(Finding::new(
+            RuleCode::HostnameInvalid,
+            path,
+            format!(
+                "Invalid value: {h:?}: {} (a DNS-1123 subdomain)",
+                names::subdomain_problem(h)
+            ),
+        )),
+        Some(_) => {}
+    }
+}
+
+fn port(d: &Decoded, out: &mut Vec<Finding>) {
+    let path = FieldPath::spec().key("port");
+    if !readable(d, &path) {
+        return;
+    }
+    let Some(port) = &d.spec.port else {
+        out.push(Finding::new(
+            RuleCode::PortRequired,
+            path,
+            "Required value: the port the failover service listens on",
+        ));
+        return;
+    };
+
+    let number = path.key("port");
+    if readable(d, &number) {
+        match &port.port {
+            None => out.push(Finding::new(
+                RuleCode::PortNumberInvalid,
+                number,
+                "Required value: must be between 1 and 65535, inclusive",
+            )),
+            Some(n) if !n.as_u64().is_some_and(|p| (1..=65535).contains(&p)) => {
+                out.push(Finding::new(
+                    RuleCode::PortNumberInvalid,
+                    number,
+                    format!("Invalid value: {n}: must be an integer between 1 and 65535, inclusive"),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+
+    let name = path.key("name");
+    if let Some(n) = set(&port.name).filter(|_| readable(d, &name))
+        && let Some(problem) = names::iana_service_name_problem(n)
+    {
+        out.push(Finding::new(
+            RuleCode::PortNameInvalid,
+            name,
+            format!("Invalid value: {n:?}: {problem} (an IANA service name)"),
+        ));
+    }
+
+    let protocol = path.key("protocol");
+    if let Some(p) = set(&port.protocol).filter(|_| readable(d, &protocol))
+        && names::protocol(p).is_none()
+    {
+        out.push(Finding::new(
+            RuleCode::PortProtocolInvalid,
+            protocol,
+            format!(
+                "Unsupported value: {p:?}: supported values: {}",
+                names::PROTOCOLS.map(|p| format!("{p:?}")).join(", ")
+            ),
+        ));
+    }
+}
+
+fn namespace(d: &Decoded, out: &mut Vec<Finding>) {
+    let path = FieldPath::spec().key("namespace");
+    if !readable(d, &path) {
+        return;
+    }
+    match set(&d.spec.namespace) {
+        None => out.push(Finding::new(
+            RuleCode::NamespaceRequired,
+            path,
+            "Required value: the namespace in which the failover service is created",
+        )),
+        Some(ns) if !names::is_dns1123_label(ns) => out.push(Finding::new(
+            RuleCode::NamespaceInvalid,
+            path,
+            format!("Invalid value: {ns:?}: {} (a DNS-1123 label)", names::label_problem(ns)),
+        )),
+        Some(_) => {}
+    }
+}
+
+fn cluster(d: &Decoded, out: &mut Vec<Finding>) {
+    let path = FieldPath::spec().key("cluster");
+    if readable(d, &path) && set(&d.spec.cluster).is_none() {
+        out.push(Finding::new(
+            RuleCode::ClusterRequired,
+            path,
+            "Required value: the registered cluster where the failover service resides",
+        ));
+    }
+}
+
+fn services(d: &Decoded, out: &mut Vec<Finding>) {
+    let path = FieldPath::spec().key("failoverServices");
+    if !readable(d, &path) {
+        return;
+    }
+    let refs = d.spec.failover_services.as_deref().unwrap_or_default();
+    if refs.is_empty() {
+        out.push(Finding::new(
+            RuleCode::ServicesEmpty,
+            path,
+            "Required value: list the services to fail over between, in order of priority",
+        ));
+        return;
+    }
+    let mut first_seen: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    for (i, r) in refs.iter().enumerate() {
+        let at = path.index(i);
+        if !readable(d, &at) {
+            continue;
+        }
+        let complete = service_ref(d, r, &at, out);
+        if let Some(key) = complete {
+            match first_seen.get(&key) {
+                Some(j) => out.push(Finding::new(
+                    RuleCode::ServiceDuplicate,
+                    at,
+                    format!(
+                        "Duplicate value: service {}.{} in cluster {} is already listed at {}",
+                        key.0,
+                        key.1,
+                        key.2,
+                        path.index(*j)
+                    ),
+                )),
+                None => {
+                    first_seen.insert(key, i);
+                }
+            }
+        }
+    }
+}
+
+/// Checks one ref's fields; returns its (name, namespace, cluster) when all three are valid.
+fn service_ref<'a>(
+    d: &Decoded,
+    r: &'a ResourceRef,
+    at: &FieldPath,
+    out: &mut Vec<Finding>,
+) -> Option<(&'a str, &'a str, &'a str)> {
+    let mut label = |field: &str, value: &'a Option<String>, what: &str, dns: bool| {
+        let path = at.key(field);
+        if !readable(d, &path) {
+            return None;
+        }
+        match set(value) {
+            None => {
+                out.push(Finding::new(
+                    RuleCode::ServiceRefInvalid,
+                    path,
+                    format!("Required value: the service's {what}"),
+                ));
+                None
+            }
+            Some(v) if dns && !names::is_dns1123_label(v) => {
+                out.push(Finding::new(
+                    RuleCode::ServiceRefInvalid,
+                    path,
+                    format!("Invalid value: {v:?}: {} (a DNS-1123 label)", names::label_problem(v)),
+                ));
+                None
+            }
+            Some(v) => Some(v),
+        }
+    };
+    let name = label("name", &r.name, "name", true);
+    let namespace = label("namespace", &r.namespace, "namespace", true);
+    let cluster = label("cluster", &r.cluster, "cluster", false);
+    Some((name?, namespace?, cluster?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use crate::finding::RuleCode::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_valid_spec_has_no_findings() {
+        assert_eq!(spec_findings(&valid()), vec![]);
+    }
+
+    #[test]
+    fn hostname_required_when_unset_or_empty() {
+        for v in [json!(null), json!("")] {
+            let f = spec_findings(&with(valid(), "/spec/hostname", v));
+            assert_eq!(f, vec![(HostnameRequired, "spec.hostname".into())]);
+        }
+        let f = spec_findings(&without(valid(), "/spec/hostname"));
+        assert_eq!(f, vec![(HostnameRequired, "spec.hostname".into())]);
+    }
+
+    #[test]
+    fn hostname_invalid_for_each_dns_violation() {
+        for h in ["Checkout.shop", "*.shop.failover", "checkout.shop.", "-a.b", "a_b.c", &"a".repeat(64)] {
+            let f = spec_findings(&with(valid(), "/spec/hostname", json!(h)));
+            assert_eq!(f, vec![(HostnameInvalid, "spec.hostname".into())], "{h}");
+        }
+    }
+
+    #[test]
+    fn port_required_suppresses_the_other_port_rules() {
+        let f = spec_findings(&without(valid(), "/spec/port"));
+        assert_eq!(f, vec![(PortRequired, "spec.port".into())]);
+    }
+
+    #[test]
+    fn port_number_must_be_an_integer_in_range() {
+        for n in [json!(0), json!(-1), json!(65536), json!(70000), json!(80.5), json!(null)] {
+            let f = spec_findings(&with(valid(), "/spec/port/port", n.clone()));
+            assert_eq!(f, vec![(PortNumberInvalid, "spec.port.port".into())], "{n}");
+        }
+        for n in [1, 80, 65535] {
+            assert_eq!(spec_findings(&with(valid(), "/spec/port/port", json!(n))), vec![]);
+        }
+    }
+
+    #[test]
+    fn a_string_port_is_a_type_error_not_an_invalid_number() {
+        let f = spec_findings(&with(valid(), "/spec/port/port", json!("80")));
+        assert_eq!(f, vec![(TypeMismatch, "spec.port.port".into())]);
+    }
+
+    #[test]
+    fn port_name_must_be_an_iana_service_name() {
+        for n in ["HTTP", "http_api", "-http", "http--a", "1234", "a-very-long-port-name"] {
+            let f = spec_findings(&with(valid(), "/spec/port/name", json!(n)));
+            assert_eq!(f, vec![(PortNameInvalid, "spec.port.name".into())], "{n}");
+        }
+    }
+
+    #[test]
+    fn port_protocol_must_be_known_in_any_case() {
+        assert_eq!(spec_findings(&with(valid(), "/spec/port/protocol", json!("HTTP2"))), vec![]);
+        for p in ["http1", "h2", "sctp"] {
+            let f = spec_findings(&with(valid(), "/spec/port/protocol", json!(p)));
+            assert_eq!(f, vec![(PortProtocolInvalid, "spec.port.protocol".into())], "{p}");
+        }
+    }
+
+    #[test]
+    fn namespace_required_and_invalid() {
+        let f = spec_findings(&with(valid(), "/spec/namespace", json!("")));
+        assert_eq!(f, vec![(NamespaceRequired, "spec.namespace".into())]);
+        let f = spec_findings(&with(valid(), "/spec/namespace", json!("Shop")));
+        assert_eq!(f, vec![(NamespaceInvalid, "spec.namespace".into())]);
+    }
+
+    #[test]
+    fn cluster_required() {
+        let f = spec_findings(&without(valid(), "/spec/cluster"));
+        assert_eq!(f, vec![(ClusterRequired, "spec.cluster".into())]);
+    }
+
+    #[test]
+    fn services_empty_for_an_empty_or_missing_list() {
+        for v in [json!([]), json!(null)] {
+            let f = spec_findings(&with(valid(), "/spec/failoverServices", v));
+            assert_eq!(f, vec![(ServicesEmpty, "spec.failoverServices".into())]);
+        }
+    }
+
+    #[test]
+    fn service_ref_fields_must_be_set_and_well_formed() {
+        let f = spec_findings(&with(
+            valid(),
+            "/spec/failoverServices/1",
+            json!({"name": "Checkout", "namespace": "", "cluster": null}),
+        ));
+        assert_eq!(
+            f,
+            vec![
+                (ServiceRefInvalid, "spec.failoverServices[1].name".into()),
+                (ServiceRefInvalid, "spec.failoverServices[1].namespace".into()),
+                (ServiceRefInvalid, "spec.failoverServices[1].cluster".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeated_service_is_reported_at_the_repeat() {
+        let f = spec_findings(&with(
+            valid(),
+            "/spec/failoverServices/2",
+            json!({"name": "checkout", "namespace": "shop", "cluster": "mgmt-cluster"}),
+        ));
+        assert_eq!(f, vec![(ServiceDuplicate, "spec.failoverServices[2]".into())]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_only_the_first() {
+        let f = spec_findings(&json!({
+            "metadata": {"name": "x", "namespace": "ns"},
+            "spec": {"hostname": "Bad_Host", "port": {"port": 0, "name": "--", "protocol": "x"},
+                     "namespace": "", "failoverServices": [], "extra": 1}
+        }));
+        let codes: Vec<_> = f.iter().map(|(c, _)| *c).collect();
+        for code in [UnknownField, HostnameInvalid, PortNumberInvalid, PortNameInvalid,
+                     PortProtocolInvalid, NamespaceRequired, ClusterRequired, ServicesEmpty] {
+            assert!(codes.contains(&code), "{code} missing from {codes:?}");
+        }
+    }
+}

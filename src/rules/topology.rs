@@ -1,0 +1,372 @@
+//! Rules that read cluster state: the `reference` rules (objects that may simply not be
+//! discovered yet) and the `conflict` rules (certain violations).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::{ObjectRef, ResourceRef};
+use crate::decode::Decoded;
+use crate::finding::{FieldPath, Finding, RuleCode};
+use crate::topology::{MeshEntry, ServiceEntry, Topology};
+
+pub(super) fn check(d: &Decoded, this: &ObjectRef, t: &Topology, out: &mut Vec<Finding>) {
+    cluster_registered(d, t, out);
+    let resolved = resolve_services(d, t, out);
+    virtual_meshes(&resolved, t, out);
+    hostname_unique(d, this, t, out);
+}
+
+fn set(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
+}
+
+fn cluster_registered(d: &Decoded, t: &Topology, out: &mut Vec<Finding>) {
+    let path = FieldPath::spec().key("cluster");
+    if let Some(c) = set(&d.spec.cluster).filter(|_| !d.is_malformed(&path))
+        && !t.is_cluster_registered(c)
+    {
+        out.push(Finding::new(
+            RuleCode::ClusterNotRegistered,
+            path,
+            format!("Not found: no KubernetesCluster named {c:?} is registered"),
+        ));
+    }
+}
+
+/// A service that resolved all the way to an Istio mesh: the only kind that takes part in the
+/// VirtualMesh rules.
+struct Resolved<'t> {
+    index: usize,
+    service: (&'t str, &'t str),
+    mesh: &'t ObjectRef,
+}
+
+/// Follows each ref through MeshService to Mesh, reporting where the chain breaks
+/// (ServiceNotFound, MeshNotFound), missing outlier detection, and non-Istio meshes.
+fn resolve_services<'a>(d: &'a Decoded, t: &'a Topology, out: &mut Vec<Finding>) -> Vec<Resolved<'a>> {
+    let list = FieldPath::spec().key("failoverServices");
+    let mut resolved = Vec::new();
+    if d.is_malformed(&list) {
+        return resolved;
+    }
+    for (i, r) in d.spec.failover_services.iter().flatten().enumerate() {
+        let at = list.index(i);
+        let (Some(name), Some(namespace), Some(cluster)) = (set(&r.name), set(&r.namespace), set(&r.cluster))
+        else {
+            continue; // an incomplete ref is the spec rules' to report
+        };
+        if d.is_malformed(&at) {
+            continue;
+        }
+        let Some(entry) = t.service(name, namespace, cluster) else {
+            out.push(Finding::new(
+                RuleCode::ServiceNotFound,
+                at,
+                format!("Not found: no MeshService for service {} (discovery may not have seen it yet)", describe(r)),
+            ));
+            continue;
+        };
+        if !entry.outlier_detection {
+            out.push(Finding::new(
+                RuleCode::OutlierDetectionMissing,
+                at.clone(),
+                format!(
+                    "no validated TrafficPolicy with outlier detection applies to service {}, so failover can never trigger",
+                    describe(r)
+                ),
+            ));
+        }
+        let Some((mesh_ref, mesh)) = mesh_of(entry, t) else {
+            out.push(Finding::new(
+                RuleCode::MeshNotFound,
+                at,
+                match &entry.mesh {
+                    Some(m) => format!("Not found: MeshService {} belongs to Mesh {m}, which does not exist", entry.mesh_service),
+                    None => format!("Not found: MeshService {} names no Mesh", entry.mesh_service),
+                },
+            ));
+            continue;
+        };
+        if !mesh.mesh_type.is_istio() {
+            out.push(Finding::new(
+                RuleCode::MeshNotIstio,
+                at,
+                format!(
+                    "service {} runs in Mesh {mesh_ref} ({}); failover services need Istio",
+                    describe(r),
+                    mesh.mesh_type
+                ),
+            ));
+            continue;
+        }
+        resolved.push(Resolved {
+            index: i,
+            service: (name, namespace),
+            mesh: mesh_ref,
+        });
+    }
+    resolved
+}
+
+fn mesh_of<'t>(entry: &'t ServiceEntry, t: &'t Topology) -> Option<(&'t ObjectRef, &'t MeshEntry)> {
+    let mesh_ref = entry.mesh.as_ref()?;
+    Some((mesh_ref, t.mesh(mesh_ref)?))
+}
+
+fn describe(r: &ResourceRef) -> String {
+    format!(
+        "{}.{} in cluster {}",
+        r.name.as_deref().unwrap_or_default(),
+        r.namespace.as_deref().unwrap_or_default(),
+        r.cluster.as_deref().unwrap_or_default()
+    )
+}
+
+/// MeshNotInVirtualMesh and MixedVirtualMeshes. Services that all sit in one Mesh need no
+/// VirtualMesh. A mesh in no VirtualMesh is reported on its services alone; the remaining
+/// meshes must then share at least one VirtualMesh.
+fn virtual_meshes(resolved: &[Resolved<'_>], t: &Topology, out: &mut Vec<Finding>) {
+    let meshes: BTreeSet<&ObjectRef> = resolved.iter().map(|r| r.mesh).collect();
+    if meshes.len() < 2 {
+        return;
+    }
+    let list = FieldPath::spec().key("failoverServices");
+    let mut grouped = Vec::new();
+    for r in resolved {
+        if t.virtual_meshes_of(r.mesh).is_empty() {
+            out.push(Finding::new(
+                RuleCode::MeshNotInVirtualMesh,
+                list.index(r.index),
+                format!(
+                    "the services span {} Meshes, but Mesh {} (of service {}.{}) is in no VirtualMesh",
+                    meshes.len(),
+                    r.mesh,
+                    r.service.0,
+                    r.service.1
+                ),
+            ));
+        } else {
+            grouped.push(r);
+        }
+    }
+
+    let grouped_meshes: BTreeSet<&ObjectRef> = grouped.iter().map(|r| r.mesh).collect();
+    if grouped_meshes.len() < 2 {
+        return;
+    }
+    let mut common: Option<BTreeSet<&ObjectRef>> = None;
+    for m in &grouped_meshes {
+        let vms: BTreeSet<&ObjectRef> = t.virtual_meshes_of(m).iter().collect();
+        common = Some(match common {
+            None => vms,
+            Some(c) => c.intersection(&vms).copied().collect(),
+        });
+    }
+    if common.is_some_and(|c| !c.is_empty()) {
+        return;
+    }
+    // Name each VirtualMesh and the services in it, so the user sees how the list splits.
+    let mut by_vm: BTreeMap<&ObjectRef, Vec<String>> = BTreeMap::new();
+    for r in &grouped {
+        for vm in t.virtual_meshes_of(r.mesh) {
+            by_vm
+                .entry(vm)
+                .or_default()
+                .push(format!("{} ({}.{})", list.index(r.index), r.service.0, r.service.1));
+        }
+    }
+    let groups: Vec<String> = by_vm
+        .iter()
+        .map(|(vm, services)| format!("VirtualMesh {vm}: {}", services.join(", ")))
+        .collect();
+    out.push(Finding::new(
+        RuleCode::MixedVirtualMeshes,
+        list,
+        format!(
+            "the services' Meshes are not grouped under one common VirtualMesh; {}",
+            groups.join("; ")
+        ),
+    ));
+}
+
+fn hostname_unique(d: &Decoded, this: &ObjectRef, t: &Topology, out: &mut Vec<Finding>) {
+    let path = FieldPath::spec().key("hostname");
+    let Some(host) = set(&d.spec.hostname).filter(|_| !d.is_malformed(&path)) else {
+        return;
+    };
+    // A CREATE with generateName has no name yet: then every holder is someone else.
+    let others: Vec<String> = t
+        .hostname_owners(host)
+        .iter()
+        .filter(|o| this.name.is_empty() || *o != this)
+        .map(ToString::to_string)
+        .collect();
+    if !others.is_empty() {
+        out.push(Finding::new(
+            RuleCode::HostnameConflict,
+            path,
+            format!(
+                "Duplicate value: {host:?}: already used by FailoverService {}",
+                others.join(", ")
+            ),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use crate::finding::RuleCode::*;
+    use serde_json::json;
+
+    fn svc(name: &str, ns: &str, cluster: &str) -> serde_json::Value {
+        json!({"name": name, "namespace": ns, "cluster": cluster})
+    }
+
+    fn services(list: &[serde_json::Value]) -> serde_json::Value {
+        with(valid(), "/spec/failoverServices", json!(list))
+    }
+
+    #[test]
+    fn a_valid_object_resolves_cleanly() {
+        assert_eq!(all_findings(&valid()), vec![]);
+    }
+
+    #[test]
+    fn cluster_not_registered() {
+        let f = all_findings(&with(valid(), "/spec/cluster", json!("moon-cluster")));
+        assert_eq!(f, vec![(ClusterNotRegistered, "spec.cluster".into())]);
+    }
+
+    #[test]
+    fn service_not_found_for_an_undiscovered_service() {
+        let f = all_findings(&with(
+            valid(),
+            "/spec/failoverServices/1",
+            svc("checkout", "shop", "moon-cluster"),
+        ));
+        assert_eq!(f, vec![(ServiceNotFound, "spec.failoverServices[1]".into())]);
+    }
+
+    #[test]
+    fn refs_are_case_sensitive() {
+        let f = all_findings(&with(valid(), "/spec/failoverServices/1/cluster", json!("Remote-cluster")));
+        assert_eq!(f, vec![(ServiceNotFound, "spec.failoverServices[1]".into())]);
+    }
+
+    #[test]
+    fn mesh_not_found_when_the_parent_mesh_is_missing() {
+        let f = all_findings(&services(&[
+            svc("reviews", "bookinfo", "remote-cluster"),
+            svc("details", "bookinfo", "remote-cluster"),
+        ]));
+        assert_eq!(f, vec![(MeshNotFound, "spec.failoverServices[1]".into())]);
+    }
+
+    #[test]
+    fn outlier_detection_missing() {
+        let f = all_findings(&services(&[
+            svc("ratings", "bookinfo", "mgmt-cluster"),
+            svc("reviews", "bookinfo", "remote-cluster"),
+        ]));
+        assert_eq!(f, vec![(OutlierDetectionMissing, "spec.failoverServices[0]".into())]);
+    }
+
+    #[test]
+    fn mesh_not_istio_names_the_mesh_and_its_type_once() {
+        let object = services(&[
+            svc("checkout", "shop", "edge-cluster"),
+            svc("productpage", "bookinfo", "edge-cluster"),
+        ]);
+        assert_eq!(all_findings(&object), vec![(MeshNotIstio, "spec.failoverServices[1]".into())]);
+        let m = messages(&object).join("\n");
+        assert!(m.contains("linkerd-linkerd-edge-cluster") && m.contains("(Linkerd)"), "{m}");
+    }
+
+    #[test]
+    fn services_in_one_mesh_need_no_virtual_mesh() {
+        let f = all_findings(&services(&[
+            svc("checkout", "shop", "dev-cluster"),
+            svc("checkout", "other", "dev-cluster"),
+        ]));
+        // Only the second service is unknown; the single-mesh case raises no VirtualMesh rule.
+        assert_eq!(f, vec![(ServiceNotFound, "spec.failoverServices[1]".into())]);
+    }
+
+    #[test]
+    fn mesh_not_in_virtual_mesh_when_services_span_meshes() {
+        let f = all_findings(&services(&[
+            svc("checkout", "shop", "mgmt-cluster"),
+            svc("checkout", "shop", "remote-cluster"),
+            svc("checkout", "shop", "dev-cluster"),
+        ]));
+        assert_eq!(f, vec![(MeshNotInVirtualMesh, "spec.failoverServices[2]".into())]);
+    }
+
+    #[test]
+    fn mixed_virtual_meshes_names_each_group() {
+        let object = services(&[
+            svc("checkout", "shop", "mgmt-cluster"),
+            svc("checkout", "shop", "edge-cluster"),
+        ]);
+        assert_eq!(all_findings(&object), vec![(MixedVirtualMeshes, "spec.failoverServices".into())]);
+        let m = messages(&object).join("\n");
+        assert!(
+            m.contains("VirtualMesh service-mesh-hub/edge-virtual-mesh: spec.failoverServices[1] (checkout.shop)"),
+            "{m}"
+        );
+        assert!(m.contains("global-virtual-mesh: spec.failoverServices[0]"), "{m}");
+    }
+
+    #[test]
+    fn a_mesh_outside_any_virtual_mesh_and_split_groups_are_both_reported() {
+        let f = all_findings(&services(&[
+            svc("checkout", "shop", "mgmt-cluster"),
+            svc("checkout", "shop", "edge-cluster"),
+            svc("checkout", "shop", "dev-cluster"),
+        ]));
+        assert_eq!(
+            f,
+            vec![
+                (MeshNotInVirtualMesh, "spec.failoverServices[2]".into()),
+                (MixedVirtualMeshes, "spec.failoverServices".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn unresolvable_and_non_istio_services_take_no_part_in_virtual_mesh_rules() {
+        let f = all_findings(&services(&[
+            svc("checkout", "shop", "mgmt-cluster"),
+            svc("productpage", "bookinfo", "edge-cluster"),
+            svc("details", "bookinfo", "remote-cluster"),
+            svc("nothing", "here", "mgmt-cluster"),
+        ]));
+        assert_eq!(
+            f,
+            vec![
+                (MeshNotIstio, "spec.failoverServices[1]".into()),
+                (MeshNotFound, "spec.failoverServices[2]".into()),
+                (ServiceNotFound, "spec.failoverServices[3]".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn hostname_conflict_with_another_object_but_not_with_itself() {
+        let taken = with(valid(), "/spec/hostname", json!("reviews.bookinfo.failover"));
+        assert_eq!(all_findings(&taken), vec![(HostnameConflict, "spec.hostname".into())]);
+        let itself = with(taken.clone(), "/metadata/name", json!("reviews-failover"));
+        assert_eq!(all_findings(&itself), vec![]);
+        let same_name_other_ns = with(itself, "/metadata/namespace", json!("team-a"));
+        assert_eq!(all_findings(&same_name_other_ns), vec![(HostnameConflict, "spec.hostname".into())]);
+    }
+
+    #[test]
+    fn a_generate_name_create_conflicts_with_every_holder() {
+        let object = without(
+            with(valid(), "/spec/hostname", json!("reviews.bookinfo.failover")),
+            "/metadata/name",
+        );
+        assert_eq!(all_findings(&object), vec![(HostnameConflict, "spec.hostname".into())]);
+    }
+}
