@@ -44,7 +44,8 @@ static SPEC: Shape = Shape::Object(&[
     ("cluster", &Shape::String),
     ("failoverServices", &Shape::Array(&RESOURCE_REF)),
 ]);
-static STATUS_ENTRY: Shape = Shape::Object(&[("state", &Shape::State), ("message", &Shape::String)]);
+static STATUS_ENTRY: Shape =
+    Shape::Object(&[("state", &Shape::State), ("message", &Shape::String)]);
 static TRANSLATOR_ERROR: Shape = Shape::Object(&[
     ("translatorId", &Shape::String),
     ("errorMessage", &Shape::String),
@@ -83,7 +84,7 @@ impl Decoded {
             let m = m.as_str();
             m.is_empty()
                 || p.strip_prefix(m)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
         })
     }
 }
@@ -92,7 +93,7 @@ impl Decoded {
 pub fn decode(object: &Value) -> Decoded {
     let mut decoded = Decoded::default();
     check(object, &OBJECT, &FieldPath::root(), &mut decoded);
-    if let Some(spec) = object.get("spec").and_then(Value::as_object) {
+    if let Some(spec) = object.get("spec") {
         decoded.spec = read_spec(spec);
     }
     decoded
@@ -205,15 +206,23 @@ fn describe(value: &Value) -> String {
     }
 }
 
-fn read_spec(spec: &Map<String, Value>) -> FailoverServiceSpec {
+/// Reads the typed spec from a `spec` value, skipping what has the wrong type. Callers that
+/// default the spec first read the defaulted value with this.
+pub fn read_spec(spec: &Value) -> FailoverServiceSpec {
+    let Some(spec) = spec.as_object() else {
+        return FailoverServiceSpec::default();
+    };
     FailoverServiceSpec {
         hostname: string(spec, "hostname"),
         namespace: string(spec, "namespace"),
-        port: spec.get("port").and_then(Value::as_object).map(|p| PortSpec {
-            port: p.get("port").and_then(Value::as_number).cloned(),
-            name: string(p, "name"),
-            protocol: string(p, "protocol"),
-        }),
+        port: spec
+            .get("port")
+            .and_then(Value::as_object)
+            .map(|p| PortSpec {
+                port: p.get("port").and_then(Value::as_number).cloned(),
+                name: string(p, "name"),
+                protocol: string(p, "protocol"),
+            }),
         cluster: string(spec, "cluster"),
         failover_services: spec
             .get("failoverServices")
@@ -265,7 +274,10 @@ mod tests {
         assert_eq!(
             codes_and_fields(&d),
             vec![
-                (RuleCode::UnknownField, "spec.failoverServices[0].clustr".into()),
+                (
+                    RuleCode::UnknownField,
+                    "spec.failoverServices[0].clustr".into()
+                ),
                 (RuleCode::UnknownField, "spec.hostnme".into()),
                 (RuleCode::UnknownField, "spec.port.prot".into()),
                 (RuleCode::UnknownField, "specs".into()),
@@ -279,7 +291,10 @@ mod tests {
     #[test]
     fn suggests_across_case_and_separator_styles() {
         let known = ["hostname", "failoverServices", "port"];
-        assert_eq!(suggest("failover_services", known), Some("failoverServices"));
+        assert_eq!(
+            suggest("failover_services", known),
+            Some("failoverServices")
+        );
         assert_eq!(suggest("HostName", known), Some("hostname"));
         assert_eq!(suggest("zzzzzz", known), None);
     }
@@ -300,7 +315,11 @@ mod tests {
                 (RuleCode::TypeMismatch, "spec.port.port".into()),
             ]
         );
-        assert!(d.findings[3].message.contains("expected a number, got string \"80\""));
+        assert!(
+            d.findings[3]
+                .message
+                .contains("expected a number, got string \"80\"")
+        );
         assert_eq!(d.spec.hostname, None);
         assert!(d.is_malformed(&"spec.failoverServices".into()));
         assert!(!d.is_malformed(&"spec.failoverServicesX".into()));
@@ -344,7 +363,10 @@ mod tests {
             codes_and_fields(&bad),
             vec![
                 (RuleCode::TypeMismatch, "status.observedGeneration".into()),
-                (RuleCode::TypeMismatch, "status.validationStatus.state".into()),
+                (
+                    RuleCode::TypeMismatch,
+                    "status.validationStatus.state".into()
+                ),
             ]
         );
     }
@@ -352,7 +374,10 @@ mod tests {
     #[test]
     fn a_non_object_document_is_one_type_error() {
         let d = decode(&json!([1, 2]));
-        assert_eq!(codes_and_fields(&d), vec![(RuleCode::TypeMismatch, "".into())]);
+        assert_eq!(
+            codes_and_fields(&d),
+            vec![(RuleCode::TypeMismatch, "".into())]
+        );
         assert!(d.is_malformed(&"spec.hostname".into()));
     }
 }

@@ -181,7 +181,10 @@ mod tests {
 
     #[test]
     fn paths_read_like_kubernetes_field_paths() {
-        let p = FieldPath::spec().key("failoverServices").index(2).key("cluster");
+        let p = FieldPath::spec()
+            .key("failoverServices")
+            .index(2)
+            .key("cluster");
         assert_eq!(p.as_str(), "spec.failoverServices[2].cluster");
         assert_eq!(FieldPath::root().key("spec").as_str(), "spec");
         assert_eq!(FieldPath::spec().key("a.b/c").as_str(), "spec[a.b/c]");

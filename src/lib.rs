@@ -6,7 +6,10 @@
 
 pub mod api;
 pub mod decode;
+pub mod defaults;
+pub mod engine;
 pub mod finding;
 pub mod manifest;
 pub mod rules;
+pub mod status;
 pub mod topology;

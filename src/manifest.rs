@@ -39,7 +39,12 @@ pub struct Document {
 impl Document {
     /// `apiVersion` and `kind`, empty when missing.
     pub fn type_meta(&self) -> (&str, &str) {
-        let s = |k| self.value.get(k).and_then(Value::as_str).unwrap_or_default();
+        let s = |k| {
+            self.value
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
         (s("apiVersion"), s("kind"))
     }
 }
@@ -83,13 +88,12 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Document>, ManifestError> {
 
 fn files_in(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
         let entry = entry.map_err(|e| ManifestError::Read {
-            path: e
-                .path()
-                .unwrap_or(dir)
-                .display()
-                .to_string(),
+            path: e.path().unwrap_or(dir).display().to_string(),
             source: e.into(),
         })?;
         let manifest = entry
@@ -213,9 +217,17 @@ mod tests {
     #[test]
     fn malformed_documents_are_named_by_file_and_index() {
         let err = parse("bad.yaml", "kind: A\n---\nkind: [unclosed\n").unwrap_err();
-        assert!(err.to_string().starts_with("bad.yaml (document 2): malformed YAML"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("bad.yaml (document 2): malformed YAML"),
+            "{err}"
+        );
         let err = parse("bad.json", "{\"kind\": \"A\"} {").unwrap_err();
-        assert!(err.to_string().starts_with("bad.json (document 2): malformed JSON"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("bad.json (document 2): malformed JSON"),
+            "{err}"
+        );
         let err = parse("s.yaml", "just a string\n").unwrap_err();
         assert!(err.to_string().contains("must be an object"), "{err}");
     }
@@ -236,6 +248,9 @@ mod tests {
     #[test]
     fn a_missing_file_is_a_read_error_naming_it() {
         let err = read_paths(&["/nonexistent/x.yaml".into()]).unwrap_err();
-        assert!(err.to_string().starts_with("/nonexistent/x.yaml: "), "{err}");
+        assert!(
+            err.to_string().starts_with("/nonexistent/x.yaml: "),
+            "{err}"
+        );
     }
 }

@@ -171,9 +171,18 @@ mod tests {
         for key in ["istio1_5", "istio15", "istio1_6", "istio16", "istio1_7"] {
             assert_eq!(MeshType::from_spec_keys(["cluster", key]), MeshType::Istio);
         }
-        assert_eq!(MeshType::from_spec_keys(["aws_app_mesh"]), MeshType::AwsAppMesh);
-        assert_eq!(MeshType::from_spec_keys(["awsAppMesh"]), MeshType::AwsAppMesh);
-        assert_eq!(MeshType::from_spec_keys(["consul_connect"]), MeshType::ConsulConnect);
+        assert_eq!(
+            MeshType::from_spec_keys(["aws_app_mesh"]),
+            MeshType::AwsAppMesh
+        );
+        assert_eq!(
+            MeshType::from_spec_keys(["awsAppMesh"]),
+            MeshType::AwsAppMesh
+        );
+        assert_eq!(
+            MeshType::from_spec_keys(["consul_connect"]),
+            MeshType::ConsulConnect
+        );
         assert_eq!(MeshType::from_spec_keys(["linkerd"]), MeshType::Linkerd);
         assert_eq!(MeshType::from_spec_keys(["cluster"]), MeshType::None);
         assert_eq!(
@@ -196,7 +205,10 @@ mod tests {
         }))
         .unwrap();
         let spec = ms.spec.unwrap();
-        assert_eq!(spec.kube_service.unwrap().service_ref.unwrap().cluster, "mgmt");
+        assert_eq!(
+            spec.kube_service.unwrap().service_ref.unwrap().cluster,
+            "mgmt"
+        );
         assert_eq!(spec.mesh.unwrap().name, "istio-istio-system-mgmt");
     }
 }

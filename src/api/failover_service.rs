@@ -101,8 +101,13 @@ pub enum State {
 }
 
 impl State {
-    pub const NAMES: [&'static str; 5] =
-        ["UNKNOWN", "ACCEPTED", "INVALID", "PROCESSING_ERROR", "CONFLICT"];
+    pub const NAMES: [&'static str; 5] = [
+        "UNKNOWN",
+        "ACCEPTED",
+        "INVALID",
+        "PROCESSING_ERROR",
+        "CONFLICT",
+    ];
 
     pub fn as_str(self) -> &'static str {
         Self::NAMES[self as usize]
@@ -139,7 +144,10 @@ mod tests {
         assert_eq!(State::from_json(&json!(1)), Some(State::Accepted));
         assert_eq!(State::from_json(&json!(5)), None);
         assert_eq!(State::from_json(&json!("PENDING")), None);
-        assert_eq!(serde_json::to_value(State::ProcessingError).ok(), Some(json!("PROCESSING_ERROR")));
+        assert_eq!(
+            serde_json::to_value(State::ProcessingError).ok(),
+            Some(json!("PROCESSING_ERROR"))
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 pub fn is_dns1123_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -63,8 +64,18 @@ pub fn iana_service_name_problem(s: &str) -> Option<&'static str> {
 
 /// The port protocols Istio routes, as the spec lists them (compared case-insensitively).
 pub const PROTOCOLS: [&str; 12] = [
-    "tcp", "udp", "grpc", "grpc-web", "http", "http_proxy", "http2", "https", "tls", "mongo",
-    "redis", "mysql",
+    "tcp",
+    "udp",
+    "grpc",
+    "grpc-web",
+    "http",
+    "http_proxy",
+    "http2",
+    "https",
+    "tls",
+    "mongo",
+    "redis",
+    "mysql",
 ];
 
 /// The canonical (lowercase) protocol for `s`, if it is one.
@@ -88,14 +99,32 @@ mod tests {
 
     #[test]
     fn subdomains() {
-        for ok in ["checkout.shop.failover", "a", "a-b.c0", &format!("{}.b", "a".repeat(63))] {
+        for ok in [
+            "checkout.shop.failover",
+            "a",
+            "a-b.c0",
+            &format!("{}.b", "a".repeat(63)),
+        ] {
             assert!(is_dns1123_subdomain(ok), "{ok}");
         }
         let too_long = vec!["a".repeat(50); 5].join(".");
-        for bad in ["", "a.", ".a", "a..b", "*.a", "A.b", "a_b.c", &too_long, &format!("{}.b", "a".repeat(64))] {
+        for bad in [
+            "",
+            "a.",
+            ".a",
+            "a..b",
+            "*.a",
+            "A.b",
+            "a_b.c",
+            &too_long,
+            &format!("{}.b", "a".repeat(64)),
+        ] {
             assert!(!is_dns1123_subdomain(bad), "{bad}");
         }
-        assert_eq!(subdomain_problem("*.shop"), "must name one host; wildcards are not allowed");
+        assert_eq!(
+            subdomain_problem("*.shop"),
+            "must name one host; wildcards are not allowed"
+        );
         assert_eq!(subdomain_problem("a.b."), "must not end with a dot");
         assert_eq!(subdomain_problem("Shop"), "must be lowercase");
     }
@@ -105,7 +134,15 @@ mod tests {
         for ok in ["http", "http-api", "h2c", "a1", "grpc-web"] {
             assert_eq!(iana_service_name_problem(ok), None, "{ok}");
         }
-        for bad in ["123", "-http", "http-", "http--api", "HTTP", "http_proxy", "abcdefghijklmnop"] {
+        for bad in [
+            "123",
+            "-http",
+            "http-",
+            "http--api",
+            "HTTP",
+            "http_proxy",
+            "abcdefghijklmnop",
+        ] {
             assert!(iana_service_name_problem(bad).is_some(), "{bad}");
         }
     }

@@ -74,7 +74,9 @@ fn port(d: &Decoded, out: &mut Vec<Finding>) {
                 out.push(Finding::new(
                     RuleCode::PortNumberInvalid,
                     number,
-                    format!("Invalid value: {n}: must be an integer between 1 and 65535, inclusive"),
+                    format!(
+                        "Invalid value: {n}: must be an integer between 1 and 65535, inclusive"
+                    ),
                 ))
             }
             Some(_) => {}
@@ -121,7 +123,10 @@ fn namespace(d: &Decoded, out: &mut Vec<Finding>) {
         Some(ns) if !names::is_dns1123_label(ns) => out.push(Finding::new(
             RuleCode::NamespaceInvalid,
             path,
-            format!("Invalid value: {ns:?}: {} (a DNS-1123 label)", names::label_problem(ns)),
+            format!(
+                "Invalid value: {ns:?}: {} (a DNS-1123 label)",
+                names::label_problem(ns)
+            ),
         )),
         Some(_) => {}
     }
@@ -205,7 +210,10 @@ fn service_ref<'a>(
                 out.push(Finding::new(
                     RuleCode::ServiceRefInvalid,
                     path,
-                    format!("Invalid value: {v:?}: {} (a DNS-1123 label)", names::label_problem(v)),
+                    format!(
+                        "Invalid value: {v:?}: {} (a DNS-1123 label)",
+                        names::label_problem(v)
+                    ),
                 ));
                 None
             }
@@ -241,7 +249,14 @@ mod tests {
 
     #[test]
     fn hostname_invalid_for_each_dns_violation() {
-        for h in ["Checkout.shop", "*.shop.failover", "checkout.shop.", "-a.b", "a_b.c", &"a".repeat(64)] {
+        for h in [
+            "Checkout.shop",
+            "*.shop.failover",
+            "checkout.shop.",
+            "-a.b",
+            "a_b.c",
+            &"a".repeat(64),
+        ] {
             let f = spec_findings(&with(valid(), "/spec/hostname", json!(h)));
             assert_eq!(f, vec![(HostnameInvalid, "spec.hostname".into())], "{h}");
         }
@@ -255,12 +270,22 @@ mod tests {
 
     #[test]
     fn port_number_must_be_an_integer_in_range() {
-        for n in [json!(0), json!(-1), json!(65536), json!(70000), json!(80.5), json!(null)] {
+        for n in [
+            json!(0),
+            json!(-1),
+            json!(65536),
+            json!(70000),
+            json!(80.5),
+            json!(null),
+        ] {
             let f = spec_findings(&with(valid(), "/spec/port/port", n.clone()));
             assert_eq!(f, vec![(PortNumberInvalid, "spec.port.port".into())], "{n}");
         }
         for n in [1, 80, 65535] {
-            assert_eq!(spec_findings(&with(valid(), "/spec/port/port", json!(n))), vec![]);
+            assert_eq!(
+                spec_findings(&with(valid(), "/spec/port/port", json!(n))),
+                vec![]
+            );
         }
     }
 
@@ -272,7 +297,14 @@ mod tests {
 
     #[test]
     fn port_name_must_be_an_iana_service_name() {
-        for n in ["HTTP", "http_api", "-http", "http--a", "1234", "a-very-long-port-name"] {
+        for n in [
+            "HTTP",
+            "http_api",
+            "-http",
+            "http--a",
+            "1234",
+            "a-very-long-port-name",
+        ] {
             let f = spec_findings(&with(valid(), "/spec/port/name", json!(n)));
             assert_eq!(f, vec![(PortNameInvalid, "spec.port.name".into())], "{n}");
         }
@@ -280,10 +312,17 @@ mod tests {
 
     #[test]
     fn port_protocol_must_be_known_in_any_case() {
-        assert_eq!(spec_findings(&with(valid(), "/spec/port/protocol", json!("HTTP2"))), vec![]);
+        assert_eq!(
+            spec_findings(&with(valid(), "/spec/port/protocol", json!("HTTP2"))),
+            vec![]
+        );
         for p in ["http1", "h2", "sctp"] {
             let f = spec_findings(&with(valid(), "/spec/port/protocol", json!(p)));
-            assert_eq!(f, vec![(PortProtocolInvalid, "spec.port.protocol".into())], "{p}");
+            assert_eq!(
+                f,
+                vec![(PortProtocolInvalid, "spec.port.protocol".into())],
+                "{p}"
+            );
         }
     }
 
@@ -320,7 +359,10 @@ mod tests {
             f,
             vec![
                 (ServiceRefInvalid, "spec.failoverServices[1].name".into()),
-                (ServiceRefInvalid, "spec.failoverServices[1].namespace".into()),
+                (
+                    ServiceRefInvalid,
+                    "spec.failoverServices[1].namespace".into()
+                ),
                 (ServiceRefInvalid, "spec.failoverServices[1].cluster".into()),
             ]
         );
@@ -333,7 +375,10 @@ mod tests {
             "/spec/failoverServices/2",
             json!({"name": "checkout", "namespace": "shop", "cluster": "mgmt-cluster"}),
         ));
-        assert_eq!(f, vec![(ServiceDuplicate, "spec.failoverServices[2]".into())]);
+        assert_eq!(
+            f,
+            vec![(ServiceDuplicate, "spec.failoverServices[2]".into())]
+        );
     }
 
     #[test]
@@ -344,8 +389,16 @@ mod tests {
                      "namespace": "", "failoverServices": [], "extra": 1}
         }));
         let codes: Vec<_> = f.iter().map(|(c, _)| *c).collect();
-        for code in [UnknownField, HostnameInvalid, PortNumberInvalid, PortNameInvalid,
-                     PortProtocolInvalid, NamespaceRequired, ClusterRequired, ServicesEmpty] {
+        for code in [
+            UnknownField,
+            HostnameInvalid,
+            PortNumberInvalid,
+            PortNameInvalid,
+            PortProtocolInvalid,
+            NamespaceRequired,
+            ClusterRequired,
+            ServicesEmpty,
+        ] {
             assert!(codes.contains(&code), "{code} missing from {codes:?}");
         }
     }

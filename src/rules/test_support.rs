@@ -57,7 +57,13 @@ pub fn without(mut object: Value, at: &str) -> Value {
 }
 
 fn this(object: &Value) -> ObjectRef {
-    let s = |p| object.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let s = |p| {
+        object
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     ObjectRef {
         name: s("/metadata/name"),
         namespace: s("/metadata/namespace"),

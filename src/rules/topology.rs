@@ -42,7 +42,11 @@ struct Resolved<'t> {
 
 /// Follows each ref through MeshService to Mesh, reporting where the chain breaks
 /// (ServiceNotFound, MeshNotFound), missing outlier detection, and non-Istio meshes.
-fn resolve_services<'a>(d: &'a Decoded, t: &'a Topology, out: &mut Vec<Finding>) -> Vec<Resolved<'a>> {
+fn resolve_services<'a>(
+    d: &'a Decoded,
+    t: &'a Topology,
+    out: &mut Vec<Finding>,
+) -> Vec<Resolved<'a>> {
     let list = FieldPath::spec().key("failoverServices");
     let mut resolved = Vec::new();
     if d.is_malformed(&list) {
@@ -50,7 +54,8 @@ fn resolve_services<'a>(d: &'a Decoded, t: &'a Topology, out: &mut Vec<Finding>)
     }
     for (i, r) in d.spec.failover_services.iter().flatten().enumerate() {
         let at = list.index(i);
-        let (Some(name), Some(namespace), Some(cluster)) = (set(&r.name), set(&r.namespace), set(&r.cluster))
+        let (Some(name), Some(namespace), Some(cluster)) =
+            (set(&r.name), set(&r.namespace), set(&r.cluster))
         else {
             continue; // an incomplete ref is the spec rules' to report
         };
@@ -61,7 +66,10 @@ fn resolve_services<'a>(d: &'a Decoded, t: &'a Topology, out: &mut Vec<Finding>)
             out.push(Finding::new(
                 RuleCode::ServiceNotFound,
                 at,
-                format!("Not found: no MeshService for service {} (discovery may not have seen it yet)", describe(r)),
+                format!(
+                    "Not found: no MeshService for service {} (discovery may not have seen it yet)",
+                    describe(r)
+                ),
             ));
             continue;
         };
@@ -80,8 +88,14 @@ fn resolve_services<'a>(d: &'a Decoded, t: &'a Topology, out: &mut Vec<Finding>)
                 RuleCode::MeshNotFound,
                 at,
                 match &entry.mesh {
-                    Some(m) => format!("Not found: MeshService {} belongs to Mesh {m}, which does not exist", entry.mesh_service),
-                    None => format!("Not found: MeshService {} names no Mesh", entry.mesh_service),
+                    Some(m) => format!(
+                        "Not found: MeshService {} belongs to Mesh {m}, which does not exist",
+                        entry.mesh_service
+                    ),
+                    None => format!(
+                        "Not found: MeshService {} names no Mesh",
+                        entry.mesh_service
+                    ),
                 },
             ));
             continue;
@@ -168,10 +182,12 @@ fn virtual_meshes(resolved: &[Resolved<'_>], t: &Topology, out: &mut Vec<Finding
     let mut by_vm: BTreeMap<&ObjectRef, Vec<String>> = BTreeMap::new();
     for r in &grouped {
         for vm in t.virtual_meshes_of(r.mesh) {
-            by_vm
-                .entry(vm)
-                .or_default()
-                .push(format!("{} ({}.{})", list.index(r.index), r.service.0, r.service.1));
+            by_vm.entry(vm).or_default().push(format!(
+                "{} ({}.{})",
+                list.index(r.index),
+                r.service.0,
+                r.service.1
+            ));
         }
     }
     let groups: Vec<String> = by_vm
@@ -244,13 +260,23 @@ mod tests {
             "/spec/failoverServices/1",
             svc("checkout", "shop", "moon-cluster"),
         ));
-        assert_eq!(f, vec![(ServiceNotFound, "spec.failoverServices[1]".into())]);
+        assert_eq!(
+            f,
+            vec![(ServiceNotFound, "spec.failoverServices[1]".into())]
+        );
     }
 
     #[test]
     fn refs_are_case_sensitive() {
-        let f = all_findings(&with(valid(), "/spec/failoverServices/1/cluster", json!("Remote-cluster")));
-        assert_eq!(f, vec![(ServiceNotFound, "spec.failoverServices[1]".into())]);
+        let f = all_findings(&with(
+            valid(),
+            "/spec/failoverServices/1/cluster",
+            json!("Remote-cluster"),
+        ));
+        assert_eq!(
+            f,
+            vec![(ServiceNotFound, "spec.failoverServices[1]".into())]
+        );
     }
 
     #[test]
@@ -268,7 +294,10 @@ mod tests {
             svc("ratings", "bookinfo", "mgmt-cluster"),
             svc("reviews", "bookinfo", "remote-cluster"),
         ]));
-        assert_eq!(f, vec![(OutlierDetectionMissing, "spec.failoverServices[0]".into())]);
+        assert_eq!(
+            f,
+            vec![(OutlierDetectionMissing, "spec.failoverServices[0]".into())]
+        );
     }
 
     #[test]
@@ -277,9 +306,15 @@ mod tests {
             svc("checkout", "shop", "edge-cluster"),
             svc("productpage", "bookinfo", "edge-cluster"),
         ]);
-        assert_eq!(all_findings(&object), vec![(MeshNotIstio, "spec.failoverServices[1]".into())]);
+        assert_eq!(
+            all_findings(&object),
+            vec![(MeshNotIstio, "spec.failoverServices[1]".into())]
+        );
         let m = messages(&object).join("\n");
-        assert!(m.contains("linkerd-linkerd-edge-cluster") && m.contains("(Linkerd)"), "{m}");
+        assert!(
+            m.contains("linkerd-linkerd-edge-cluster") && m.contains("(Linkerd)"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -289,7 +324,10 @@ mod tests {
             svc("checkout", "other", "dev-cluster"),
         ]));
         // Only the second service is unknown; the single-mesh case raises no VirtualMesh rule.
-        assert_eq!(f, vec![(ServiceNotFound, "spec.failoverServices[1]".into())]);
+        assert_eq!(
+            f,
+            vec![(ServiceNotFound, "spec.failoverServices[1]".into())]
+        );
     }
 
     #[test]
@@ -299,7 +337,10 @@ mod tests {
             svc("checkout", "shop", "remote-cluster"),
             svc("checkout", "shop", "dev-cluster"),
         ]));
-        assert_eq!(f, vec![(MeshNotInVirtualMesh, "spec.failoverServices[2]".into())]);
+        assert_eq!(
+            f,
+            vec![(MeshNotInVirtualMesh, "spec.failoverServices[2]".into())]
+        );
     }
 
     #[test]
@@ -308,13 +349,19 @@ mod tests {
             svc("checkout", "shop", "mgmt-cluster"),
             svc("checkout", "shop", "edge-cluster"),
         ]);
-        assert_eq!(all_findings(&object), vec![(MixedVirtualMeshes, "spec.failoverServices".into())]);
+        assert_eq!(
+            all_findings(&object),
+            vec![(MixedVirtualMeshes, "spec.failoverServices".into())]
+        );
         let m = messages(&object).join("\n");
         assert!(
             m.contains("VirtualMesh service-mesh-hub/edge-virtual-mesh: spec.failoverServices[1] (checkout.shop)"),
             "{m}"
         );
-        assert!(m.contains("global-virtual-mesh: spec.failoverServices[0]"), "{m}");
+        assert!(
+            m.contains("global-virtual-mesh: spec.failoverServices[0]"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -353,20 +400,37 @@ mod tests {
 
     #[test]
     fn hostname_conflict_with_another_object_but_not_with_itself() {
-        let taken = with(valid(), "/spec/hostname", json!("reviews.bookinfo.failover"));
-        assert_eq!(all_findings(&taken), vec![(HostnameConflict, "spec.hostname".into())]);
+        let taken = with(
+            valid(),
+            "/spec/hostname",
+            json!("reviews.bookinfo.failover"),
+        );
+        assert_eq!(
+            all_findings(&taken),
+            vec![(HostnameConflict, "spec.hostname".into())]
+        );
         let itself = with(taken.clone(), "/metadata/name", json!("reviews-failover"));
         assert_eq!(all_findings(&itself), vec![]);
         let same_name_other_ns = with(itself, "/metadata/namespace", json!("team-a"));
-        assert_eq!(all_findings(&same_name_other_ns), vec![(HostnameConflict, "spec.hostname".into())]);
+        assert_eq!(
+            all_findings(&same_name_other_ns),
+            vec![(HostnameConflict, "spec.hostname".into())]
+        );
     }
 
     #[test]
     fn a_generate_name_create_conflicts_with_every_holder() {
         let object = without(
-            with(valid(), "/spec/hostname", json!("reviews.bookinfo.failover")),
+            with(
+                valid(),
+                "/spec/hostname",
+                json!("reviews.bookinfo.failover"),
+            ),
             "/metadata/name",
         );
-        assert_eq!(all_findings(&object), vec![(HostnameConflict, "spec.hostname".into())]);
+        assert_eq!(
+            all_findings(&object),
+            vec![(HostnameConflict, "spec.hostname".into())]
+        );
     }
 }

@@ -33,8 +33,17 @@ mod tests {
             name: "linkerd-linkerd-edge-cluster".into(),
             namespace: "service-mesh-hub".into(),
         };
-        assert_eq!(t.mesh(&linkerd).map(|m| &m.mesh_type), Some(&MeshType::Linkerd));
-        assert!(t.service("checkout", "shop", "remote-cluster").is_some_and(|s| s.outlier_detection));
-        assert!(t.service("ratings", "bookinfo", "remote-cluster").is_some_and(|s| !s.outlier_detection));
+        assert_eq!(
+            t.mesh(&linkerd).map(|m| &m.mesh_type),
+            Some(&MeshType::Linkerd)
+        );
+        assert!(
+            t.service("checkout", "shop", "remote-cluster")
+                .is_some_and(|s| s.outlier_detection)
+        );
+        assert!(
+            t.service("ratings", "bookinfo", "remote-cluster")
+                .is_some_and(|s| !s.outlier_detection)
+        );
     }
 }

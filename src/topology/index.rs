@@ -169,7 +169,9 @@ impl TopologyBuilder {
                 t.meshes.insert(
                     key(&[&me.name, &me.namespace]),
                     MeshEntry {
-                        mesh_type: MeshType::from_spec_keys(spec.mesh_type.keys().map(String::as_str)),
+                        mesh_type: MeshType::from_spec_keys(
+                            spec.mesh_type.keys().map(String::as_str),
+                        ),
                         cluster: spec.cluster.map(|c| c.name).filter(|c| !c.is_empty()),
                     },
                 );
@@ -234,8 +236,11 @@ mod tests {
     #[test]
     fn indexes_each_kind_by_the_refs_the_rules_use() {
         let mut b = Topology::builder();
-        b.insert(Kind::KubernetesCluster, &json!({"metadata": {"name": "c1", "namespace": "smh"}}))
-            .unwrap();
+        b.insert(
+            Kind::KubernetesCluster,
+            &json!({"metadata": {"name": "c1", "namespace": "smh"}}),
+        )
+        .unwrap();
         b.insert(Kind::MeshService, &json!({
             "metadata": {"name": "whatever", "namespace": "smh"},
             "spec": {"kubeService": {"ref": {"name": "svc", "namespace": "ns", "cluster": "c1"}},
@@ -243,19 +248,25 @@ mod tests {
             "status": {"validatedTrafficPolicies": [{"trafficPolicySpec": {"outlierDetection": {}}}]}
         }))
         .unwrap();
-        b.insert(Kind::Mesh, &json!({
-            "metadata": {"name": "m1", "namespace": "smh"},
-            "spec": {"cluster": {"name": "c1", "namespace": "smh"}, "istio1_6": {}}
-        }))
+        b.insert(
+            Kind::Mesh,
+            &json!({
+                "metadata": {"name": "m1", "namespace": "smh"},
+                "spec": {"cluster": {"name": "c1", "namespace": "smh"}, "istio1_6": {}}
+            }),
+        )
         .unwrap();
         b.insert(Kind::VirtualMesh, &json!({
             "metadata": {"name": "vm", "namespace": "smh"},
             "spec": {"meshes": [{"name": "m1", "namespace": "smh"}, {"name": "m1", "namespace": "smh"}]}
         }))
         .unwrap();
-        b.insert(Kind::FailoverService, &json!({
-            "metadata": {"name": "f", "namespace": "smh"}, "spec": {"hostname": "h.example"}
-        }))
+        b.insert(
+            Kind::FailoverService,
+            &json!({
+                "metadata": {"name": "f", "namespace": "smh"}, "spec": {"hostname": "h.example"}
+            }),
+        )
         .unwrap();
         let t = b.build();
 
@@ -265,7 +276,10 @@ mod tests {
         assert_eq!(s.mesh_service.name, "whatever");
         assert!(s.outlier_detection);
         assert_eq!(s.mesh, Some(mesh_ref("m1")));
-        assert!(t.service("svc", "ns", "C1").is_none(), "refs are case-sensitive");
+        assert!(
+            t.service("svc", "ns", "C1").is_none(),
+            "refs are case-sensitive"
+        );
         assert_eq!(t.mesh(&mesh_ref("m1")).unwrap().mesh_type, MeshType::Istio);
         assert_eq!(t.virtual_meshes_of(&mesh_ref("m1")), &[mesh_ref("vm")]);
         assert!(t.virtual_meshes_of(&mesh_ref("m2")).is_empty());
@@ -282,15 +296,23 @@ mod tests {
             "status": {"validatedTrafficPolicies": [{"trafficPolicySpec": {"outlierDetection": null}}]}
         }))
         .unwrap();
-        assert!(!b.build().service("svc", "ns", "c1").unwrap().outlier_detection);
+        assert!(
+            !b.build()
+                .service("svc", "ns", "c1")
+                .unwrap()
+                .outlier_detection
+        );
     }
 
     #[test]
     fn a_malformed_object_names_itself() {
         let err = Topology::builder()
-            .insert(Kind::VirtualMesh, &json!({
-                "metadata": {"name": "vm", "namespace": "smh"}, "spec": {"meshes": "m1"}
-            }))
+            .insert(
+                Kind::VirtualMesh,
+                &json!({
+                    "metadata": {"name": "vm", "namespace": "smh"}, "spec": {"meshes": "m1"}
+                }),
+            )
             .unwrap_err();
         assert!(err.to_string().starts_with("VirtualMesh smh/vm: "), "{err}");
     }

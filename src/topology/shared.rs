@@ -36,8 +36,11 @@ mod tests {
         let shared = SharedTopology::new(Topology::empty());
         let before = shared.load();
         let mut b = Topology::builder();
-        b.insert(Kind::KubernetesCluster, &serde_json::json!({"metadata": {"name": "c"}}))
-            .unwrap();
+        b.insert(
+            Kind::KubernetesCluster,
+            &serde_json::json!({"metadata": {"name": "c"}}),
+        )
+        .unwrap();
         shared.clone().store(b.build());
         assert!(!before.is_cluster_registered("c"));
         assert!(shared.load().is_cluster_registered("c"));

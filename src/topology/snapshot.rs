@@ -78,6 +78,9 @@ mod tests {
         )
         .unwrap();
         let err = load(&[file]).unwrap_err().to_string();
-        assert!(err.contains("snap.yaml (document 2): Mesh smh/m: "), "{err}");
+        assert!(
+            err.contains("snap.yaml (document 2): Mesh smh/m: "),
+            "{err}"
+        );
     }
 }
