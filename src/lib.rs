@@ -5,11 +5,15 @@
 //! against a [`topology::Topology`], and [`engine`] ties them into one evaluation.
 
 pub mod api;
+pub mod certs;
+pub mod check;
+pub mod cli;
 pub mod decode;
 pub mod defaults;
 pub mod engine;
 pub mod finding;
 pub mod manifest;
 pub mod rules;
+pub mod server;
 pub mod status;
 pub mod topology;

@@ -1,1 +1,13 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use failover_webhook::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => failover_webhook::check::run(&args),
+        Command::Serve(args) => failover_webhook::server::run(args),
+        Command::Certs(args) => failover_webhook::certs::run(&args),
+    }
+}

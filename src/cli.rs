@@ -1,0 +1,213 @@
+//! The command line: `serve`, `check` and `certs`. Every option also reads an environment
+//! variable `FAILOVER_WEBHOOK_<OPTION>`, so the Helm chart can configure the server either way.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "failover-webhook",
+    version,
+    about = "Admission webhook and offline checker for Service Mesh Hub FailoverServices",
+    long_about = "Admission webhook and offline checker for Service Mesh Hub FailoverServices.\n\n\
+        `serve` answers the API server's AdmissionReviews on /validate and /mutate; `check` runs \
+        the same defaults and rules over manifest files, for CI and GitOps gating; `certs` writes \
+        a CA and a serving certificate for development or self-managed installs."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the admission webhook over HTTPS.
+    Serve(ServeArgs),
+    /// Check FailoverService manifests offline; exit 0 (nothing denies), 1 (denied) or 2 (error).
+    Check(CheckArgs),
+    /// Write a CA and a serving certificate (ECDSA P-256) for the webhook Service.
+    Certs(CertsArgs),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Where the topology comes from; shared by `serve` and `check`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct TopologyArgs {
+    /// Read the topology from a YAML/JSON file or folder (repeatable), as printed by
+    /// `kubectl get kubernetesclusters,meshservices,meshes,virtualmeshes,failoverservices -A -o yaml`.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "FAILOVER_WEBHOOK_SNAPSHOT",
+        value_delimiter = ','
+    )]
+    pub snapshot: Vec<PathBuf>,
+}
+
+/// The rule settings; shared by `serve` and `check`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct RuleArgs {
+    /// Default for `spec.cluster` when a FailoverService leaves it unset.
+    #[arg(long, value_name = "NAME", env = "FAILOVER_WEBHOOK_DEFAULT_CLUSTER")]
+    pub default_cluster: Option<String>,
+    /// Deny on reference findings (objects not discovered yet) instead of warning.
+    #[arg(long, env = "FAILOVER_WEBHOOK_STRICT_REFERENCES")]
+    pub strict_references: bool,
+}
+
+impl RuleArgs {
+    pub fn settings(&self) -> crate::engine::Settings {
+        crate::engine::Settings {
+            default_cluster: self.default_cluster.clone().filter(|c| !c.is_empty()),
+            strict_references: self.strict_references,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// HTTPS listener for /validate and /mutate.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:8443",
+        env = "FAILOVER_WEBHOOK_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    /// PEM serving certificate (chain); reloaded when it changes.
+    #[arg(long, value_name = "PATH", env = "FAILOVER_WEBHOOK_TLS_CERT")]
+    pub tls_cert: PathBuf,
+    /// PEM private key of the serving certificate; reloaded when it changes.
+    #[arg(long, value_name = "PATH", env = "FAILOVER_WEBHOOK_TLS_KEY")]
+    pub tls_key: PathBuf,
+    /// Require and verify client certificates signed by this CA (API server authentication).
+    #[arg(long, value_name = "PATH", env = "FAILOVER_WEBHOOK_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
+    /// Plain-HTTP listener for /healthz, /readyz and /metrics.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:8080",
+        env = "FAILOVER_WEBHOOK_PROBE_LISTEN"
+    )]
+    pub probe_listen: SocketAddr,
+    /// Read the topology from the cluster (in-cluster config or KUBECONFIG).
+    #[arg(long, env = "FAILOVER_WEBHOOK_KUBE", conflicts_with = "snapshot")]
+    pub kube: bool,
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t, env = "FAILOVER_WEBHOOK_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 20,
+        env = "FAILOVER_WEBHOOK_SHUTDOWN_GRACE"
+    )]
+    pub shutdown_grace: u64,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Output format: one line per finding, or one JSON array.
+    #[arg(long, value_enum, default_value_t, env = "FAILOVER_WEBHOOK_OUTPUT")]
+    pub output: OutputFormat,
+    /// Manifest files or folders (searched recursively); `-` reads standard input.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct CertsArgs {
+    /// Folder to write ca.crt, tls.crt and tls.key into.
+    #[arg(long, value_name = "DIR", env = "FAILOVER_WEBHOOK_OUT")]
+    pub out: PathBuf,
+    /// Name of the webhook Service.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "failover-webhook",
+        env = "FAILOVER_WEBHOOK_SERVICE"
+    )]
+    pub service: String,
+    /// Namespace of the webhook Service.
+    #[arg(
+        long,
+        value_name = "NS",
+        default_value = "service-mesh-hub",
+        env = "FAILOVER_WEBHOOK_NAMESPACE"
+    )]
+    pub namespace: String,
+    /// Extra DNS subject alternative name (repeatable).
+    #[arg(long = "dns", value_name = "NAME")]
+    pub dns: Vec<String>,
+    /// Extra IP subject alternative name (repeatable).
+    #[arg(long = "ip", value_name = "IP")]
+    pub ip: Vec<IpAddr>,
+    /// Validity in days.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 365,
+        env = "FAILOVER_WEBHOOK_DAYS"
+    )]
+    pub days: u32,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_defaults_match_the_contract() {
+        let cli = Cli::try_parse_from([
+            "failover-webhook",
+            "serve",
+            "--tls-cert",
+            "c",
+            "--tls-key",
+            "k",
+        ])
+        .unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(s.listen.to_string(), "0.0.0.0:8443");
+        assert_eq!(s.probe_listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.shutdown_grace, 20);
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert!(!s.kube && s.topology.snapshot.is_empty());
+    }
+}
