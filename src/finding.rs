@@ -78,6 +78,32 @@ rule_codes! {
     HostnameConflict => Conflict, "another FailoverService already uses the hostname";
 }
 
+impl RuleCode {
+    /// The Kubernetes `metav1.CauseType` that a denial's `details.causes[].reason` carries for
+    /// this rule, so clients that understand API server validation errors understand ours.
+    pub fn cause_type(self) -> &'static str {
+        use RuleCode::*;
+        match self {
+            HostnameRequired | PortRequired | NamespaceRequired | ClusterRequired
+            | ServicesEmpty => "FieldValueRequired",
+            PortProtocolInvalid => "FieldValueNotSupported",
+            ServiceDuplicate | HostnameConflict => "FieldValueDuplicate",
+            UnknownField => "FieldValueForbidden",
+            TypeMismatch => "FieldValueTypeInvalid",
+            ClusterNotRegistered | ServiceNotFound | MeshNotFound => "FieldValueNotFound",
+            HostnameInvalid
+            | PortNumberInvalid
+            | PortNameInvalid
+            | NamespaceInvalid
+            | ServiceRefInvalid
+            | OutlierDetectionMissing
+            | MeshNotIstio
+            | MeshNotInVirtualMesh
+            | MixedVirtualMeshes => "FieldValueInvalid",
+        }
+    }
+}
+
 impl fmt::Display for RuleCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
