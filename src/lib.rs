@@ -4,6 +4,7 @@
 //! The core is pure: [`decode`] reads an object, [`defaults`] fills it in, [`rules`] judge it
 //! against a [`topology::Topology`], and [`engine`] ties them into one evaluation.
 
+pub mod admission;
 pub mod api;
 pub mod certs;
 pub mod check;
