@@ -124,6 +124,19 @@ impl Conn {
         })
     }
 
+    /// Another handle on the same HTTP/2 connection (a new stream per request); `None` for
+    /// HTTP/1.1, which has one request at a time.
+    pub fn stream(&self) -> Option<Conn> {
+        match &self.sender {
+            Sender::H2(s) => Some(Conn {
+                sender: Sender::H2(s.clone()),
+                alpn: self.alpn.clone(),
+                server_cert: self.server_cert.clone(),
+            }),
+            Sender::H1(_) => None,
+        }
+    }
+
     /// A request builder with the URI form this connection's protocol needs.
     pub fn request(&self, method: &str, path: &str) -> http::request::Builder {
         match self.sender {
