@@ -148,13 +148,15 @@ impl Server {
     /// later, a bad one is only logged) and bind both listeners.
     pub async fn bind(config: ServerConfig) -> Result<Server, Error> {
         let metrics = Arc::new(Metrics::new());
-        let cert_pem = tls::read_file(&config.tls_cert)?;
-        let key_pem = tls::read_file(&config.tls_key)?;
-        let serving =
-            tls::parse_serving_cert(&config.tls_cert, &cert_pem, &config.tls_key, &key_pem)?;
         let resolver = Arc::new(CertResolver::new());
-        resolver.store(serving.key);
-        metrics.set_cert_expiry(serving.not_after);
+        let mut reloader = Reloader::new(
+            config.tls_cert.clone(),
+            config.tls_key.clone(),
+            resolver.clone(),
+            metrics.clone(),
+            config.reload,
+        );
+        reloader.load_initial()?;
         let client_ca = config
             .client_ca
             .as_deref()
@@ -176,14 +178,6 @@ impl Server {
             shutdown.drain_token().clone(),
             config.topology_synced,
             resolver.clone(),
-        );
-        let reloader = Reloader::new(
-            config.tls_cert,
-            config.tls_key,
-            (cert_pem, key_pem),
-            resolver,
-            metrics.clone(),
-            config.reload,
         );
         Ok(Server {
             admission,

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::Metrics;
-use super::tls::{CertResolver, parse_serving_cert};
+use super::tls::{CertError, CertResolver, ServingCert, parse_serving_cert, read_file};
 
 /// How often and how patiently the files are checked.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +28,9 @@ pub struct ReloadSettings {
     pub poll_interval: Duration,
     /// Quiet time after a file-system event before the files are read.
     pub debounce: Duration,
+    /// Whether to watch the folders at all; without it, changes are found by polling only
+    /// (for file systems that send no change notifications).
+    pub watch: bool,
 }
 
 impl Default for ReloadSettings {
@@ -35,11 +38,12 @@ impl Default for ReloadSettings {
         ReloadSettings {
             poll_interval: Duration::from_secs(10),
             debounce: Duration::from_millis(200),
+            watch: true,
         }
     }
 }
 
-/// The certificate files and what was last read from them.
+/// The certificate files, the watch on their folders, and what was last read from them.
 pub struct Reloader {
     cert: PathBuf,
     key: PathBuf,
@@ -49,87 +53,77 @@ pub struct Reloader {
     /// The contents last tried, loaded or not: the same bytes are not parsed (or counted as
     /// a failure) twice.
     last: (Vec<u8>, Vec<u8>),
+    events: mpsc::Receiver<()>,
+    /// Kept so that `events` never closes, even without a watcher.
+    _sender: mpsc::Sender<()>,
+    _watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl Reloader {
-    /// `initial` is what the server started with (the contents of both files), already in
-    /// the resolver.
+    /// Starts watching the folders of `cert` and `key` at once, before anything is read, so
+    /// that no change after this call can be missed.
     pub fn new(
         cert: PathBuf,
         key: PathBuf,
-        initial: (Vec<u8>, Vec<u8>),
         resolver: Arc<CertResolver>,
         metrics: Arc<Metrics>,
         settings: ReloadSettings,
     ) -> Reloader {
+        let (sender, events) = mpsc::channel::<()>(1);
+        let watcher = if settings.watch {
+            watch(&folders(&[&cert, &key]), sender.clone())
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        error = %e,
+                        poll_seconds = settings.poll_interval.as_secs_f64(),
+                        "cannot watch the certificate folders; polling only"
+                    );
+                })
+                .ok()
+        } else {
+            None
+        };
         Reloader {
             cert,
             key,
             resolver,
             metrics,
             settings,
-            last: initial,
+            last: (Vec::new(), Vec::new()),
+            events,
+            _sender: sender,
+            _watcher: watcher,
         }
     }
 
-    /// Watches and polls until `stop` is cancelled.
+    /// The load at start, which must succeed: without a certificate there is nothing to
+    /// serve.
+    pub fn load_initial(&mut self) -> Result<ServingCert, CertError> {
+        let cert_pem = read_file(&self.cert)?;
+        let key_pem = read_file(&self.key)?;
+        let serving = parse_serving_cert(&self.cert, &cert_pem, &self.key, &key_pem)?;
+        self.resolver.store(serving.key.clone());
+        self.metrics.set_cert_expiry(serving.not_after);
+        self.last = (cert_pem, key_pem);
+        Ok(serving)
+    }
+
+    /// Reacts to file-system events and polls, until `stop` is cancelled.
     pub async fn run(mut self, stop: CancellationToken) {
-        let (tx, mut rx) = mpsc::channel::<()>(1);
-        let _watcher = match self.watch(tx.clone()) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!(
-                    error = %e,
-                    poll_seconds = self.settings.poll_interval.as_secs_f64(),
-                    "cannot watch the certificate folders; polling only"
-                );
-                None
-            }
-        };
         let mut poll = tokio::time::interval(self.settings.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
-                Some(()) = rx.recv() => {
+                Some(()) = self.events.recv() => {
                     tokio::time::sleep(self.settings.debounce).await;
-                    while rx.try_recv().is_ok() {}
+                    while self.events.try_recv().is_ok() {}
                     self.check().await;
                 }
                 _ = poll.tick() => self.check().await,
             }
         }
-        drop(tx);
-    }
-
-    fn folders(&self) -> BTreeSet<PathBuf> {
-        [&self.cert, &self.key]
-            .into_iter()
-            .map(|p| match p.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-                _ => PathBuf::from("."),
-            })
-            .collect()
-    }
-
-    fn watch(&self, tx: mpsc::Sender<()>) -> notify::Result<notify::RecommendedWatcher> {
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                // Reading the files ourselves raises `open` events; reacting to them would loop.
-                let relevant = match event {
-                    Ok(e) => !matches!(e.kind, EventKind::Access(_)),
-                    Err(_) => true,
-                };
-                if relevant {
-                    // A full channel already holds a wake-up; one is enough.
-                    let _ = tx.try_send(());
-                }
-            })?;
-        for dir in self.folders() {
-            watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-        }
-        Ok(watcher)
     }
 
     /// Reads both files and swaps the certificate when they changed and load.
@@ -177,4 +171,35 @@ impl Reloader {
             }
         }
     }
+}
+
+fn folders(files: &[&PathBuf]) -> BTreeSet<PathBuf> {
+    files
+        .iter()
+        .map(|p| match p.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        })
+        .collect()
+}
+
+fn watch(
+    folders: &BTreeSet<PathBuf>,
+    tx: mpsc::Sender<()>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Reading the files ourselves raises `open` events; reacting to them would loop.
+        let relevant = match event {
+            Ok(e) => !matches!(e.kind, EventKind::Access(_)),
+            Err(_) => true,
+        };
+        if relevant {
+            // A full channel already holds a wake-up; one is enough.
+            let _ = tx.try_send(());
+        }
+    })?;
+    for dir in folders {
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    Ok(watcher)
 }

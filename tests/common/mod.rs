@@ -4,5 +4,6 @@
 pub mod client;
 pub mod contract;
 pub mod fixtures;
+pub mod metrics;
 pub mod pki;
 pub mod server;
