@@ -35,6 +35,9 @@ pub enum CertsError {
     /// `--days 0`.
     #[error("--days must be at least 1")]
     NoValidity,
+    /// A name that no TLS client would match: a certificate carrying it is useless.
+    #[error("{0:?} is not a valid DNS name")]
+    InvalidName(String),
     /// A name given with `--dns` (or the service or namespace) is not usable in a
     /// certificate, or signing failed.
     #[error("cannot build the certificates: {0}")]
@@ -82,6 +85,21 @@ pub fn subject_alt_names(
     names
 }
 
+/// A DNS name a certificate can carry: dot-separated labels of letters, digits and inner
+/// hyphens, each at most 63 characters, at most 253 in all; the first label may be `*`.
+fn is_dns_name(name: &str) -> bool {
+    let name = name.strip_prefix("*.").unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 /// Generates the CA (ECDSA P-256) and a leaf signed by it.
 pub fn generate(
     service: &str,
@@ -92,6 +110,13 @@ pub fn generate(
 ) -> Result<Bundle, CertsError> {
     if days == 0 {
         return Err(CertsError::NoValidity);
+    }
+    let sans = subject_alt_names(service, namespace, dns, ip);
+    if let Some(bad) = sans
+        .iter()
+        .find(|n| n.parse::<IpAddr>().is_err() && !is_dns_name(n))
+    {
+        return Err(CertsError::InvalidName(bad.clone()));
     }
     let now = OffsetDateTime::now_utc();
     // A little slack for clocks that run behind this one.
@@ -107,7 +132,6 @@ pub fn generate(
     ca.not_after = not_after;
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?)?;
 
-    let sans = subject_alt_names(service, namespace, dns, ip);
     let mut leaf = CertificateParams::new(sans.clone())?;
     leaf.distinguished_name
         .push(DnType::CommonName, format!("{service}.{namespace}.svc"));
@@ -237,6 +261,30 @@ mod tests {
                 "::1"
             ]
         );
+    }
+
+    #[test]
+    fn names_no_client_would_match_are_refused() {
+        for bad in ["not a name", "a..b", "-a.b", "a_b", "", "a.", "x.*.y"] {
+            assert!(!is_dns_name(bad), "{bad:?}");
+        }
+        for good in [
+            "a",
+            "wh.ns.svc",
+            "*.example.com",
+            "xn--bcher-kva.example",
+            "A1-b",
+        ] {
+            assert!(is_dns_name(good), "{good:?}");
+        }
+        assert!(matches!(
+            generate("wh", "ns", &["bad name".to_owned()], &[], 1),
+            Err(CertsError::InvalidName(n)) if n == "bad name"
+        ));
+        assert!(matches!(
+            generate("wh_x", "ns", &[], &[], 1),
+            Err(CertsError::InvalidName(_))
+        ));
     }
 
     #[test]
