@@ -268,3 +268,78 @@ async fn bad_input_over_http2_is_refused_the_same_way() {
     assert_eq!(reply.status, StatusCode::OK);
     server.stop().await;
 }
+
+/// A refused request's body is read past, so the connection stays usable (HTTP/1.1) and the
+/// stream ends cleanly (HTTP/2) instead of being reset under the client's upload.
+#[tokio::test]
+async fn refusals_leave_the_connection_usable() {
+    let server = server().await;
+    for mut conn in [server.h1().await, server.h2().await] {
+        let body = Bytes::from(fixtures::bytes(CREATE_V1));
+        for (method, path, ct, status) in [
+            (
+                "POST",
+                "/validate",
+                "text/plain",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                "POST",
+                "/nowhere",
+                "application/json",
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                "PUT",
+                "/mutate",
+                "application/json",
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+            ("POST", "/validate", "application/json", StatusCode::OK),
+        ] {
+            let req = conn
+                .request(method, path)
+                .header("content-type", ct)
+                .body(Full::new(body.clone()))
+                .unwrap();
+            assert_eq!(
+                conn.send(req).await.unwrap().status,
+                status,
+                "{method} {path}"
+            );
+        }
+    }
+    server.stop().await;
+}
+
+/// The same over HTTP/1.1 with a client that sends its body only after the head, as curl
+/// does: the refusal waits for the body, and the next request on the connection is served.
+#[tokio::test]
+async fn a_refused_body_sent_late_is_read_past_and_the_connection_kept() {
+    let server = server().await;
+    let body = fixtures::bytes(CREATE_V1);
+    let mut tls = tls_connect(server.addr, server.client_config(&[H1]))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: text/plain\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tls.write_all(&body).await.unwrap();
+    let second = format!(
+        "POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(second.as_bytes()).await.unwrap();
+    tls.write_all(&body).await.unwrap();
+    tls.flush().await.unwrap();
+    let text = read_until_close(&mut tls, Duration::from_secs(5)).await;
+    assert!(text.starts_with("HTTP/1.1 415"), "{text}");
+    assert!(text.contains("HTTP/1.1 200"), "{text}");
+    server.stop().await;
+}

@@ -56,7 +56,7 @@ pub enum Error {
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
     /// The API server always sends `Content-Type: application/json`; anything else is not an
-    /// AdmissionReview, and is refused before the body is read.
+    /// AdmissionReview, and is refused without parsing (or keeping) the body.
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
     /// The body is over the limit (7 MiB: two objects at the API server's 3 MiB limit plus

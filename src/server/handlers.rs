@@ -61,8 +61,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/validate", post(validate))
         .route("/mutate", post(mutate))
-        .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found") })
-        .method_not_allowed_fallback(|| async {
+        .fallback(|req: Request| async move {
+            discard_body(req, DISCARD_LIMIT).await;
+            plain(StatusCode::NOT_FOUND, "not found")
+        })
+        .method_not_allowed_fallback(|req: Request| async move {
+            discard_body(req, DISCARD_LIMIT).await;
             plain(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed; use POST",
@@ -149,10 +153,12 @@ async fn answer(
     endpoint: Endpoint,
     req: Request,
 ) -> Result<Answer, RequestError> {
+    let limit = app.limits.max_body_bytes;
     if !is_json(req.headers()) {
+        // Never parsed, and never held in memory: read past and dropped.
+        discard_body(req, limit).await;
         return Err(RequestError::UnsupportedMediaType);
     }
-    let limit = app.limits.max_body_bytes;
     if content_length(req.headers()).is_some_and(|n| n > limit as u64) {
         return Err(RequestError::PayloadTooLarge { limit });
     }
@@ -203,6 +209,35 @@ fn evaluate(app: &AppState, body: &[u8], endpoint: Endpoint) -> Result<Answer, R
             Err(RequestError::Internal)
         }
     }
+}
+
+/// Most a refused request's body is read past before answering (outside `/validate` and
+/// `/mutate`).
+const DISCARD_LIMIT: usize = 64 * 1024;
+/// Longest a refused request's body is waited for.
+const DISCARD_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and drops the body of a request that is refused without looking at it, so that the
+/// answer ends the exchange cleanly: HTTP/1.1 can keep the connection, and an HTTP/2 client
+/// gets its response on a finished stream instead of one reset under its upload (which some
+/// clients, curl among them, report as an error and lose the response). A body declared
+/// larger than `limit`, or still arriving after a few seconds, is left unread: the connection
+/// or stream is then closed after the answer.
+async fn discard_body(req: Request, limit: usize) {
+    if content_length(req.headers()).is_some_and(|n| n > limit as u64) {
+        return;
+    }
+    let mut body = req.into_body();
+    let _ = tokio::time::timeout(DISCARD_TIME, async {
+        let mut read = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |d| d.len());
+            if read > limit {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// `application/json`, with or without parameters such as `charset`.
