@@ -180,3 +180,46 @@ async fn concurrent_streams_on_one_http2_connection_get_their_own_answers() {
     }
     server.stop().await;
 }
+
+/// TLS 1.2 clients are still served (the API server's Go client negotiates 1.3, older
+/// clients and proxies may not); anything older is refused by rustls.
+#[tokio::test]
+async fn tls_1_2_and_1_3_clients_are_both_served() {
+    use std::sync::Arc;
+
+    use rustls::{ClientConfig, RootCertStore};
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio::io::AsyncWriteExt;
+
+    let server = common::server::setup().start().await;
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(server.pki.ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let mut config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_protocol_versions(&[version])
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        config.alpn_protocols = vec![H1.to_vec()];
+        let mut tls = common::client::tls_connect(server.addr, Arc::new(config))
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.protocol_version(), Some(version.version));
+        let body = fixtures::bytes(CREATE_V1);
+        let head = format!(
+            "POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.write_all(&body).await.unwrap();
+        let text =
+            common::client::read_until_close(&mut tls, std::time::Duration::from_secs(5)).await;
+        assert!(text.starts_with("HTTP/1.1 200"), "{version:?}: {text}");
+    }
+    server.stop().await;
+}

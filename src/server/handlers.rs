@@ -1,6 +1,6 @@
 //! The HTTP side of `/validate` and `/mutate`: checks that cost nothing come first
 //! (Content-Type, Content-Length), then the body is read within the caller's deadline and a
-//! bounded number of slots, and the [`admission`](crate::admission) layer answers it.
+//! bounded number of slots, and the [`crate::admission`] layer answers it.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
