@@ -102,9 +102,9 @@ impl Reply {
 impl Conn {
     pub async fn open(addr: SocketAddr, config: Arc<ClientConfig>) -> std::io::Result<Conn> {
         let tls = tls_connect(addr, config).await?;
-        let (_, session) = tls.get_ref();
-        let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
-        let server_cert = session.peer_certificates().unwrap()[0].clone();
+        let (_, tls_state) = tls.get_ref();
+        let alpn = tls_state.alpn_protocol().map(<[u8]>::to_vec);
+        let server_cert = tls_state.peer_certificates().unwrap()[0].clone();
         let io = TokioIo::new(tls);
         let sender = if alpn.as_deref() == Some(H2) {
             let (sender, conn) = http2::handshake(TokioExecutor::new(), io)

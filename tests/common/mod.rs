@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests. Each test binary uses a different part of them.
+//! Code shared by the integration tests: a throw-away PKI, TLS clients, server runners, the
+//! fixtures and the API server's response checks. Each test binary uses a different part.
 #![allow(dead_code)]
 
 pub mod client;
