@@ -189,29 +189,27 @@ mod tests {
         manifest::parse("m.yaml", text).unwrap()
     }
 
-    const TWO_WITH_ONE_HOSTNAME: &str = "\
-apiVersion: networking.smh.solo.io/v1alpha1
+    /// Two FailoverServices claiming one hostname, with another kind between them.
+    fn two_with_one_hostname() -> String {
+        let fsvc = |name: &str| {
+            format!(
+                "apiVersion: networking.smh.solo.io/v1alpha1
 kind: FailoverService
-metadata: {name: a, namespace: shop}
+metadata: {{name: {name}, namespace: shop}}
 spec:
   hostname: checkout.shop.failover
-  port: {port: 9080, name: http}
+  port: {{port: 9080, name: http}}
   cluster: mgmt-cluster
-  failoverServices: [{name: checkout, cluster: mgmt-cluster}, {name: checkout, cluster: remote-cluster}]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: ignored}
----
-apiVersion: networking.smh.solo.io/v1alpha1
-kind: FailoverService
-metadata: {name: b, namespace: shop}
-spec:
-  hostname: checkout.shop.failover
-  port: {port: 9080, name: http}
-  cluster: mgmt-cluster
-  failoverServices: [{name: checkout, cluster: mgmt-cluster}, {name: checkout, cluster: remote-cluster}]
-";
+  failoverServices: [{{name: checkout, cluster: mgmt-cluster}}, {{name: checkout, cluster: remote-cluster}}]
+"
+            )
+        };
+        format!(
+            "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ignored}}\n---\n{}",
+            fsvc("a"),
+            fsvc("b")
+        )
+    }
 
     fn embedded_builder() -> TopologyBuilder {
         snapshot::builder_from_documents(
@@ -222,7 +220,7 @@ spec:
 
     #[test]
     fn without_a_topology_only_spec_rules_run() {
-        let report = check_documents(&docs(TWO_WITH_ONE_HOSTNAME), None, &Settings::default());
+        let report = check_documents(&docs(&two_with_one_hostname()), None, &Settings::default());
         assert_eq!(report.objects, 2);
         assert_eq!(report.denied, 0);
         assert!(report.findings.is_empty());
@@ -231,7 +229,7 @@ spec:
     #[test]
     fn manifests_checked_together_conflict_on_a_shared_hostname() {
         let report = check_documents(
-            &docs(TWO_WITH_ONE_HOSTNAME),
+            &docs(&two_with_one_hostname()),
             Some(embedded_builder()),
             &Settings::default(),
         );

@@ -7,7 +7,7 @@ use failover_webhook::defaults::{self, Context};
 use failover_webhook::engine::{Change, Review, Settings, evaluate};
 use failover_webhook::topology::{Topology, embedded};
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Strings that matter to the rules and defaults, plus arbitrary ones (with the characters a
 /// JSON pointer must escape).
@@ -97,6 +97,16 @@ fn string_or_any() -> impl Strategy<Value = Value> {
     prop_oneof![4 => string().prop_map(Value::String), 1 => json_value()]
 }
 
+/// An object of the given fields, leaving out the ones that are `None`.
+fn object<const N: usize>(fields: [(&str, Option<Value>); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+            .collect(),
+    )
+}
+
 /// A FailoverService-shaped object: mostly the right shape, sometimes not.
 fn failover_service() -> impl Strategy<Value = Value> {
     let service = (
@@ -104,41 +114,39 @@ fn failover_service() -> impl Strategy<Value = Value> {
         opt(string_or_any()),
         opt(string_or_any()),
     )
-        .prop_map(|(n, ns, c)| {
-            let mut m = Map::new();
-            n.map(|v| m.insert("name".into(), v));
-            ns.map(|v| m.insert("namespace".into(), v));
-            c.map(|v| m.insert("cluster".into(), v));
-            Value::Object(m)
-        });
+        .prop_map(|(n, ns, c)| object([("name", n), ("namespace", ns), ("cluster", c)]));
     let port = (
         opt(prop_oneof![number(), json_value()]),
         opt(string_or_any()),
         opt(string_or_any()),
     )
-        .prop_map(|(p, n, pr)| {
-            let mut m = Map::new();
-            p.map(|v| m.insert("port".into(), v));
-            n.map(|v| m.insert("name".into(), v));
-            pr.map(|v| m.insert("protocol".into(), v));
-            Value::Object(m)
-        });
+        .prop_map(|(p, n, pr)| object([("port", p), ("name", n), ("protocol", pr)]));
+    let services = prop_oneof![
+        4 => prop::collection::vec(prop_oneof![6 => service, 1 => json_value()], 0..4).prop_map(Value::Array),
+        1 => json_value(),
+    ];
     let spec = (
         opt(string_or_any()),
         opt(string_or_any()),
         opt(prop_oneof![4 => port, 1 => json_value()]),
         opt(string_or_any()),
-        opt(prop_oneof![4 => prop::collection::vec(prop_oneof![6 => service, 1 => json_value()], 0..4).prop_map(Value::Array), 1 => json_value()]),
+        opt(services),
         prop::collection::btree_map(key(), json_value(), 0..2),
     )
         .prop_map(|(h, ns, port, c, svcs, extra)| {
-            let mut m: Map<String, Value> = extra.into_iter().collect();
-            h.map(|v| m.insert("hostname".into(), v));
-            ns.map(|v| m.insert("namespace".into(), v));
-            port.map(|v| m.insert("port".into(), v));
-            c.map(|v| m.insert("cluster".into(), v));
-            svcs.map(|v| m.insert("failoverServices".into(), v));
-            Value::Object(m)
+            let mut spec = object([
+                ("hostname", h),
+                ("namespace", ns),
+                ("port", port),
+                ("cluster", c),
+                ("failoverServices", svcs),
+            ]);
+            if let Some(m) = spec.as_object_mut() {
+                for (k, v) in extra {
+                    m.entry(k).or_insert(v);
+                }
+            }
+            spec
         });
     (
         opt(string()),
@@ -147,19 +155,19 @@ fn failover_service() -> impl Strategy<Value = Value> {
         opt(json_value()),
     )
         .prop_map(|(name, namespace, spec, status)| {
-            let mut metadata = Map::new();
-            name.map(|v| metadata.insert("name".into(), Value::String(v)));
-            namespace.map(|v| metadata.insert("namespace".into(), Value::String(v)));
-            let mut m = Map::new();
-            m.insert(
-                "apiVersion".into(),
-                json!("networking.smh.solo.io/v1alpha1"),
-            );
-            m.insert("kind".into(), json!("FailoverService"));
-            m.insert("metadata".into(), Value::Object(metadata));
-            spec.map(|v| m.insert("spec".into(), v));
-            status.map(|v| m.insert("status".into(), v));
-            Value::Object(m)
+            object([
+                ("apiVersion", Some(json!("networking.smh.solo.io/v1alpha1"))),
+                ("kind", Some(json!("FailoverService"))),
+                (
+                    "metadata",
+                    Some(object([
+                        ("name", name.map(Value::String)),
+                        ("namespace", namespace.map(Value::String)),
+                    ])),
+                ),
+                ("spec", spec),
+                ("status", status),
+            ])
         })
 }
 
