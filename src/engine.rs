@@ -200,3 +200,229 @@ pub fn evaluate(
         patch,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::RuleCode;
+    use crate::topology::embedded;
+    use serde_json::json;
+
+    fn valid() -> Value {
+        crate::rules::test_support::valid()
+    }
+
+    fn run(change: Change<'_>, object: &Value, settings: &Settings) -> Evaluation {
+        let this = Review::identity_of(object);
+        evaluate(
+            &Review {
+                change,
+                object,
+                this: &this,
+            },
+            Some(&embedded()),
+            settings,
+        )
+    }
+
+    fn patched(object: &Value, eval: &Evaluation) -> Value {
+        let mut out = object.clone();
+        json_patch::patch(&mut out, &eval.patch)
+            .expect("the patch applies to the object as received");
+        out
+    }
+
+    fn ops(eval: &Evaluation) -> Vec<(String, String)> {
+        serde_json::to_value(&eval.patch)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|op| {
+                (
+                    op["op"].as_str().unwrap().to_owned(),
+                    op["path"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_create_is_allowed_and_gets_an_accepted_status_as_one_add() {
+        let eval = run(Change::Create, &valid(), &Settings::default());
+        assert!(eval.allowed() && eval.findings.is_empty());
+        assert_eq!(eval.state, State::Accepted);
+        assert_eq!(ops(&eval), vec![("add".into(), "/status".into())]);
+        assert_eq!(
+            patched(&valid(), &eval)["status"],
+            json!({"observedGeneration": 1, "validationStatus": {"state": "ACCEPTED", "message": ""}})
+        );
+    }
+
+    #[test]
+    fn defaults_fill_the_spec_before_the_rules_run() {
+        let object = json!({
+            "metadata": {"name": "f", "namespace": "shop"},
+            "spec": {
+                "hostname": "checkout.shop.failover",
+                "port": {"port": 9080, "name": "http-web"},
+                "failoverServices": [{"name": "checkout"}, {"name": "checkout", "cluster": "remote-cluster"}]
+            }
+        });
+        let settings = Settings {
+            default_cluster: Some("mgmt-cluster".into()),
+            ..Settings::default()
+        };
+        let eval = run(Change::Create, &object, &settings);
+        assert!(eval.findings.is_empty(), "{:?}", eval.findings);
+        let out = patched(&object, &eval);
+        assert_eq!(out["spec"]["namespace"], "shop");
+        assert_eq!(out["spec"]["cluster"], "mgmt-cluster");
+        assert_eq!(out["spec"]["port"]["protocol"], "http");
+        assert_eq!(
+            out["spec"]["failoverServices"][0],
+            json!({"name": "checkout", "namespace": "shop", "cluster": "mgmt-cluster"})
+        );
+        assert_eq!(
+            out["spec"]["failoverServices"][1]["cluster"],
+            "remote-cluster"
+        );
+    }
+
+    #[test]
+    fn a_missing_spec_is_added_whole_never_below_a_missing_parent() {
+        let object = json!({"metadata": {"name": "f", "namespace": "shop"}});
+        let eval = run(Change::Create, &object, &Settings::default());
+        assert_eq!(
+            ops(&eval),
+            vec![
+                ("add".into(), "/spec".into()),
+                ("add".into(), "/status".into())
+            ]
+        );
+        assert!(!eval.allowed());
+        assert_eq!(eval.state, State::Invalid);
+    }
+
+    #[test]
+    fn spec_findings_deny_and_reference_findings_warn_unless_strict() {
+        let object = with(valid(), "/spec/cluster", json!("moon-cluster"));
+        let eval = run(Change::Create, &object, &Settings::default());
+        assert!(eval.allowed());
+        assert_eq!(
+            eval.warnings().map(|f| f.code).collect::<Vec<_>>(),
+            [RuleCode::ClusterNotRegistered]
+        );
+        assert_eq!(
+            eval.state,
+            State::Invalid,
+            "the status tells the truth even when admitted"
+        );
+        let strict = Settings {
+            strict_references: true,
+            ..Settings::default()
+        };
+        assert!(!run(Change::Create, &object, &strict).allowed());
+    }
+
+    #[test]
+    fn conflicts_deny_and_a_hostname_conflict_alone_is_the_conflict_state() {
+        let object = with(
+            valid(),
+            "/spec/hostname",
+            json!("reviews.bookinfo.failover"),
+        );
+        let eval = run(Change::Create, &object, &Settings::default());
+        assert!(!eval.allowed());
+        assert_eq!(eval.state, State::Conflict);
+    }
+
+    #[test]
+    fn an_update_that_keeps_the_spec_is_never_denied() {
+        let old = with(valid(), "/spec/port/port", json!(70000));
+        let new = with(old.clone(), "/metadata/labels", json!({"team": "a"}));
+        let eval = run(Change::Update { old: &old }, &new, &Settings::default());
+        assert!(eval.ratcheted && eval.allowed());
+        assert_eq!(
+            eval.warnings().map(|f| f.code).collect::<Vec<_>>(),
+            [RuleCode::PortNumberInvalid]
+        );
+        assert!(
+            eval.patch.0.is_empty(),
+            "no status on a spec-preserving update"
+        );
+    }
+
+    #[test]
+    fn defaults_filled_on_the_way_do_not_count_as_a_spec_change() {
+        let old = without(
+            with(valid(), "/spec/port/port", json!(70000)),
+            "/spec/namespace",
+        );
+        let new = with(old.clone(), "/metadata/labels", json!({"team": "a"}));
+        let eval = run(Change::Update { old: &old }, &new, &Settings::default());
+        assert!(eval.ratcheted && eval.allowed());
+    }
+
+    #[test]
+    fn an_update_that_changes_the_spec_is_judged_and_gets_the_next_generation() {
+        let old = with(valid(), "/metadata/generation", json!(4));
+        let new = with(old.clone(), "/spec/port/port", json!(70000));
+        let eval = run(Change::Update { old: &old }, &new, &Settings::default());
+        assert!(!eval.ratcheted && !eval.allowed());
+        let status = &patched(&new, &eval)["status"];
+        assert_eq!(status["observedGeneration"], 5);
+        assert_eq!(status["validationStatus"]["state"], "INVALID");
+        assert_eq!(
+            status["validationStatus"]["message"],
+            "spec.port.port: Invalid value: 70000: must be between 1 and 65535, inclusive"
+        );
+    }
+
+    #[test]
+    fn an_existing_status_is_updated_in_place_keeping_translation_fields() {
+        let old = valid();
+        let new = with(
+            with(
+                valid(),
+                "/status",
+                json!({"observedGeneration": "1", "translationStatus": {"state": "ACCEPTED"}}),
+            ),
+            "/spec/port/port",
+            json!(8080),
+        );
+        let eval = run(Change::Update { old: &old }, &new, &Settings::default());
+        let status = &patched(&new, &eval)["status"];
+        assert_eq!(status["translationStatus"], json!({"state": "ACCEPTED"}));
+        assert_eq!(status["observedGeneration"], 1);
+        assert!(
+            ops(&eval).iter().all(|(_, p)| p.starts_with("/status/")),
+            "{:?}",
+            ops(&eval)
+        );
+    }
+
+    #[test]
+    fn findings_come_in_field_order() {
+        let object = json!({"metadata": {"name": "f", "namespace": "shop"}, "spec": {"port": {"port": 0}, "hostname": "A"}});
+        let eval = run(Change::Create, &object, &Settings::default());
+        let fields: Vec<_> = eval
+            .findings
+            .iter()
+            .map(|j| j.finding.field.to_string())
+            .collect();
+        let mut sorted = fields.clone();
+        sorted.sort();
+        assert_eq!(fields, sorted);
+    }
+
+    #[test]
+    fn a_non_object_is_one_type_error_and_no_patch() {
+        let eval = run(Change::Create, &json!("text"), &Settings::default());
+        assert!(!eval.allowed());
+        assert!(eval.patch.0.is_empty());
+        assert_eq!(eval.findings.len(), 1);
+    }
+
+    use crate::rules::test_support::{with, without};
+}

@@ -25,4 +25,4 @@ pub fn validate(decoded: &Decoded, this: &ObjectRef, topology: Option<&Topology>
 }
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

@@ -71,12 +71,11 @@ fn port(d: &Decoded, out: &mut Vec<Finding>) {
                 "Required value: must be between 1 and 65535, inclusive",
             )),
             Some(n) if !n.as_u64().is_some_and(|p| (1..=65535).contains(&p)) => {
+                let what = if n.is_f64() { "an integer " } else { "" };
                 out.push(Finding::new(
                     RuleCode::PortNumberInvalid,
                     number,
-                    format!(
-                        "Invalid value: {n}: must be an integer between 1 and 65535, inclusive"
-                    ),
+                    format!("Invalid value: {n}: must be {what}between 1 and 65535, inclusive"),
                 ))
             }
             Some(_) => {}

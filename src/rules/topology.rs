@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::names;
 use crate::api::{ObjectRef, ResourceRef};
 use crate::decode::Decoded;
 use crate::finding::{FieldPath, Finding, RuleCode};
@@ -59,6 +60,9 @@ fn resolve_services<'a>(
         else {
             continue; // an incomplete ref is the spec rules' to report
         };
+        if !names::is_dns1123_label(name) || !names::is_dns1123_label(namespace) {
+            continue; // so is a malformed one: it could never resolve
+        }
         if d.is_malformed(&at) {
             continue;
         }
@@ -395,6 +399,19 @@ mod tests {
                 (MeshNotFound, "spec.failoverServices[2]".into()),
                 (ServiceNotFound, "spec.failoverServices[3]".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_ref_is_reported_once_not_also_as_not_found() {
+        let f = all_findings(&with(
+            valid(),
+            "/spec/failoverServices/1/name",
+            json!("Checkout"),
+        ));
+        assert_eq!(
+            f,
+            vec![(ServiceRefInvalid, "spec.failoverServices[1].name".into())]
         );
     }
 

@@ -10,6 +10,6 @@ mod index;
 mod shared;
 pub mod snapshot;
 
-pub use embedded::embedded;
+pub use embedded::{EMBEDDED_YAML, embedded};
 pub use index::{MeshEntry, ServiceEntry, Topology, TopologyBuilder, TopologyError};
 pub use shared::SharedTopology;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::api::Kind;
 use crate::manifest::{self, Document, Location, ManifestError};
 
-use super::{Topology, TopologyError};
+use super::{Topology, TopologyBuilder, TopologyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -27,6 +27,13 @@ pub fn load(paths: &[PathBuf]) -> Result<Topology, SnapshotError> {
 }
 
 pub fn from_documents(docs: impl IntoIterator<Item = Document>) -> Result<Topology, SnapshotError> {
+    builder_from_documents(docs).map(TopologyBuilder::build)
+}
+
+/// Like [`from_documents`], but leaves the builder open for more objects.
+pub fn builder_from_documents(
+    docs: impl IntoIterator<Item = Document>,
+) -> Result<TopologyBuilder, SnapshotError> {
     let mut builder = Topology::builder();
     for doc in docs {
         let (api_version, kind) = doc.type_meta();
@@ -45,7 +52,7 @@ pub fn from_documents(docs: impl IntoIterator<Item = Document>) -> Result<Topolo
             ),
         }
     }
-    Ok(builder.build())
+    Ok(builder)
 }
 
 #[cfg(test)]

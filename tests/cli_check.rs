@@ -1,0 +1,199 @@
+//! `failover-webhook check` as a CI pipeline runs it: the real binary, its output and exit status.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_failover-webhook"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn check(args: &[&str]) -> Output {
+    bin().arg("check").args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const SNAPSHOT: &str = "src/topology/embedded.yaml";
+
+#[test]
+fn valid_manifests_exit_zero() {
+    let o = check(&["--snapshot", SNAPSHOT, "examples/valid"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("checked 3 FailoverService(s): 0 denied"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_denied_manifest_exits_one_with_a_pathed_line() {
+    let o = check(&["examples/spec/port-number-invalid.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        "examples/spec/port-number-invalid.yaml: service-mesh-hub/port-number-invalid: spec.port.port: \
+         Invalid value: 70000: must be between 1 and 65535, inclusive (PortNumberInvalid)\n"
+    );
+    assert!(
+        stderr(&o).contains("reference and conflict rules were skipped"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn warnings_alone_exit_zero_and_strict_references_make_them_deny() {
+    let file = "examples/reference/service-not-found.yaml";
+    let o = check(&["--snapshot", SNAPSHOT, file]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("(ServiceNotFound, warning)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = check(&["--snapshot", SNAPSHOT, "--strict-references", file]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("(ServiceNotFound)"), "{}", stdout(&o));
+}
+
+#[test]
+fn json_output_is_one_array_of_findings_with_the_contract_keys() {
+    let o = check(&[
+        "--snapshot",
+        SNAPSHOT,
+        "--output",
+        "json",
+        "examples/conflict",
+        "examples/reference/mesh-not-found.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let findings: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(findings.len(), 5);
+    for f in &findings {
+        let mut keys: Vec<&str> = f.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "code",
+                "deny",
+                "field",
+                "file",
+                "message",
+                "name",
+                "namespace"
+            ]
+        );
+    }
+    let not_found = findings
+        .iter()
+        .find(|f| f["code"] == "MeshNotFound")
+        .unwrap();
+    assert_eq!(not_found["deny"], false);
+    assert_eq!(not_found["field"], "spec.failoverServices[0]");
+    assert_eq!(not_found["file"], "examples/reference/mesh-not-found.yaml");
+    assert_eq!(not_found["namespace"], "service-mesh-hub");
+    assert_eq!(not_found["name"], "mesh-not-found");
+}
+
+#[test]
+fn reads_standard_input() {
+    let mut child = bin()
+        .args(["check", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            std::fs::read(Path::new("examples/spec/port-required.yaml"))
+                .unwrap()
+                .as_slice(),
+        )
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with("-: service-mesh-hub/port-required: spec.port: "),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn malformed_input_exits_two_naming_file_and_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "kind: ConfigMap\n---\nkind: [oops\n").unwrap();
+    let o = check(&[bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.yaml (document 2): malformed YAML"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = check(&["does/not/exist.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does/not/exist.yaml"), "{}", stderr(&o));
+
+    let o = check(&["--snapshot", bad.to_str().unwrap(), "examples/valid"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    assert_eq!(check(&[]).status.code(), Some(2));
+    assert_eq!(
+        check(&["--output", "xml", "examples"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn version_and_help() {
+    let o = bin().arg("--version").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o),
+        format!("failover-webhook {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let o = bin().args(["check", "--help"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    for option in [
+        "--snapshot",
+        "--default-cluster",
+        "--strict-references",
+        "--output",
+    ] {
+        assert!(stdout(&o).contains(option), "{option} missing from help");
+    }
+}
+
+#[test]
+fn default_cluster_fills_spec_cluster() {
+    let o = check(&["examples/spec/cluster-required.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = check(&[
+        "--default-cluster",
+        "mgmt-cluster",
+        "examples/spec/cluster-required.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
