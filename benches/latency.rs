@@ -1,0 +1,219 @@
+//! Latency at a fixed request rate, for `scripts/load.sh`: HTTP/1.1 keep-alive connections
+//! over TLS (as the API server calls a Service webhook) send one request body on a fixed
+//! schedule. A request held back because the previous one on its connection was slow is
+//! measured from the moment it was *due*, so a stall shows in the tail instead of silently
+//! lowering the rate (coordinated omission); one sent late only because of the client's own
+//! timer is measured from when it was sent.
+//!
+//! ```text
+//! latency --url https://127.0.0.1:18443/validate --ca certs/ca.crt --body review.json \
+//!         --rate 2000 --requests 40000 --connections 8 --warmup 4000
+//! ```
+//!
+//! Without arguments (as `cargo bench` runs it) it only prints how to use it.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::time::{Instant, MissedTickBehavior};
+
+struct Options {
+    addr: SocketAddr,
+    path: String,
+    ca: String,
+    body: Bytes,
+    rate: f64,
+    requests: usize,
+    connections: usize,
+    warmup: usize,
+}
+
+fn arg(args: &[String], flag: &str) -> Option<String> {
+    args.windows(2).find(|w| w[0] == flag).map(|w| w[1].clone())
+}
+
+fn options() -> Result<Option<Options>, String> {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(url) = arg(&args, "--url") else {
+        return Ok(None);
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or("--url must be https://HOST:PORT/PATH")?;
+    let (host, path) = rest.split_once('/').ok_or("--url needs a path")?;
+    let num = |flag: &str, default: &str| -> Result<f64, String> {
+        arg(&args, flag)
+            .unwrap_or_else(|| default.to_owned())
+            .parse()
+            .map_err(|_| format!("{flag}: not a number"))
+    };
+    let file = |flag: &str| -> Result<Vec<u8>, String> {
+        let path = arg(&args, flag).ok_or(format!("{flag} is required"))?;
+        std::fs::read(&path).map_err(|e| format!("{path}: {e}"))
+    };
+    Ok(Some(Options {
+        addr: host.parse().map_err(|_| "--url host must be IP:PORT")?,
+        path: format!("/{path}"),
+        ca: String::from_utf8_lossy(&file("--ca")?).into_owned(),
+        body: Bytes::from(file("--body")?),
+        rate: num("--rate", "2000")?,
+        requests: num("--requests", "40000")? as usize,
+        connections: num("--connections", "8")? as usize,
+        warmup: num("--warmup", "4000")? as usize,
+    }))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let opts = match options() {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            eprintln!(
+                "usage: latency --url https://IP:PORT/PATH --ca CA.crt --body FILE \
+                 [--rate 2000] [--requests 40000] [--connections 8] [--warmup 4000]"
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("latency: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(opts).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("latency: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+async fn connect(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+) -> Result<http1::SendRequest<Full<Bytes>>, Error> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?;
+    let (sender, conn) = http1::handshake(TokioIo::new(tls)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+async fn run(opts: Options) -> Result<(), Error> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(opts.ca.as_bytes()) {
+        roots.add(cert?)?;
+    }
+    let mut config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = Arc::new(config);
+
+    let total = opts.requests + opts.warmup;
+    let per_conn = total.div_ceil(opts.connections);
+    let period = Duration::from_secs_f64(opts.connections as f64 / opts.rate);
+    let start = Instant::now() + Duration::from_millis(200);
+    let mut tasks = Vec::new();
+    for i in 0..opts.connections {
+        let mut sender = connect(opts.addr, config.clone()).await?;
+        let (path, body) = (opts.path.clone(), opts.body.clone());
+        // Spread the connections' schedules evenly over one period.
+        let offset = period.mul_f64(i as f64 / opts.connections as f64);
+        tasks.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(start + offset, period);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            let mut samples = Vec::with_capacity(per_conn);
+            let mut errors = 0usize;
+            // When the previous response came back after this request was due, the wait
+            // is the server's doing and counts from the due time; otherwise only the
+            // client's timer (1 ms granularity) made it late, and it counts from the send.
+            let mut previous_done = start;
+            for _ in 0..per_conn {
+                let due = ticks.tick().await;
+                let origin = if previous_done > due {
+                    due
+                } else {
+                    Instant::now()
+                };
+                let req = Request::post(path.as_str())
+                    .header("host", "localhost")
+                    .header("content-type", "application/json")
+                    .body(Full::new(body.clone()))?;
+                let ok = match sender.ready().await {
+                    Ok(()) => match sender.send_request(req).await {
+                        Ok(resp) => {
+                            let ok = resp.status().is_success();
+                            resp.into_body().collect().await?;
+                            ok
+                        }
+                        Err(_) => false,
+                    },
+                    Err(_) => false,
+                };
+                previous_done = Instant::now();
+                if ok {
+                    samples.push((due, previous_done.duration_since(origin)));
+                } else {
+                    errors += 1;
+                }
+            }
+            Ok::<_, Error>((samples, errors))
+        }));
+    }
+    let mut samples = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (s, e) = t.await??;
+        samples.extend(s);
+        errors += e;
+    }
+    // The first `warmup` requests by schedule do not count.
+    samples.sort_by_key(|(due, _)| *due);
+    let measured: Vec<(Instant, Duration)> = samples.into_iter().skip(opts.warmup).collect();
+    let (Some(first), Some(last)) = (measured.first(), measured.last()) else {
+        return Err("no request succeeded".into());
+    };
+    let span = last.0.duration_since(first.0).as_secs_f64().max(1e-9);
+    let mut latencies: Vec<Duration> = measured.iter().map(|(_, l)| *l).collect();
+    latencies.sort();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1e3
+    };
+    println!(
+        "target {:.0} req/s over {} connections: {} requests measured in {:.2} s ({:.0} req/s), {} errors",
+        opts.rate,
+        opts.connections,
+        latencies.len(),
+        span,
+        latencies.len() as f64 / span,
+        errors
+    );
+    println!(
+        "latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        pct(0.999),
+        pct(1.0)
+    );
+    Ok(())
+}

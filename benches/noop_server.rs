@@ -1,0 +1,123 @@
+//! The baseline for `scripts/load.sh`: the admission server's own transport stack (the same
+//! rustls configuration, hyper builders, accept loop and axum routing, and the same body
+//! limit) answering every POST to `/validate` and `/mutate` with one fixed AdmissionReview,
+//! without parsing or judging anything. The difference to `failover-webhook serve` is the cost
+//! of admission itself.
+//!
+//! ```text
+//! noop_server --listen 127.0.0.1:18444 --tls-cert certs/tls.crt --tls-key certs/tls.key
+//! ```
+//!
+//! Without arguments (as `cargo bench` runs it) it only prints how to use it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use failover_webhook::server::connection::{self, Http};
+use failover_webhook::server::{Limits, tls};
+use http::{StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+const ANSWER: &str = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"2f7c9a1e-4b3d-4e8a-9c61-0d5b7e2a8f13","allowed":true}}"#;
+
+async fn noop(req: Request) -> Response {
+    let limit = Limits::default().max_body_bytes;
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(_) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            ANSWER,
+        )
+            .into_response(),
+        Err(_) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    }
+}
+
+fn arg(args: &[String], flag: &str) -> Option<String> {
+    args.windows(2)
+        .find(|w| w.first().is_some_and(|f| f == flag))
+        .and_then(|w| w.get(1).cloned())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(listen), Some(cert), Some(key)) = (
+        arg(&args, "--listen"),
+        arg(&args, "--tls-cert"),
+        arg(&args, "--tls-key"),
+    ) else {
+        eprintln!(
+            "usage: noop_server --listen ADDR --tls-cert PATH --tls-key PATH (see scripts/load.sh)"
+        );
+        return ExitCode::SUCCESS;
+    };
+    let Ok(listen) = listen.parse::<SocketAddr>() else {
+        eprintln!("noop_server: bad --listen address");
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("noop_server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(serve(listen, cert.into(), key.into())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("noop_server: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(
+    listen: SocketAddr,
+    cert: PathBuf,
+    key: PathBuf,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let serving =
+        tls::parse_serving_cert(&cert, &tls::read_file(&cert)?, &key, &tls::read_file(&key)?)?;
+    let resolver = Arc::new(tls::CertResolver::new());
+    resolver.store(serving.key);
+    let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(resolver, None)?));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let limits = Limits::default();
+    let app = Router::new()
+        .route("/validate", post(noop))
+        .route("/mutate", post(noop));
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        on_signal.cancel();
+    });
+    eprintln!("noop_server listening on {}", listener.local_addr()?);
+    connection::accept_tls(
+        listener,
+        acceptor,
+        Arc::new(Http::new(&limits)),
+        app,
+        limits.tls_handshake_timeout,
+        stop,
+        TaskTracker::new(),
+    )
+    .await;
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! AdmissionReview in, AdmissionReview out: the translation between the API server's admission
+//! protocol and the [`engine`](crate::engine). No sockets, clocks or files, so every case of the
+//! contract is testable without a server.
+//!
+//! - `/mutate` fills defaults and the initial status and never denies: refusing is
+//!   `/validate`'s job, and `/validate` sees the object after mutation.
+//! - `/validate` never patches (the API server rejects a validating response that carries a
+//!   patch) and denies with a 422 `Invalid` status shaped like the API server's own validation
+//!   errors. Findings that do not deny become warnings; `/mutate` sends none, because the same
+//!   findings reach the user from `/validate`, judged on the final object.
+//! - DELETE and CONNECT, other kinds and subresources (the controller's `/status` writes) are
+//!   allowed untouched: the webhook only judges what it owns, and must never block the
+//!   controller.
+
+// Request, file and cluster data must never panic the server.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod request;
+mod response;
+pub mod warnings;
+
+use serde_json::Value;
+
+pub use request::{AdmissionRequest, Operation, ReviewError, ReviewVersion};
+pub use response::{AdmissionResponse, DenialStatus};
+
+use crate::engine::{Change, Review, Settings, evaluate};
+use crate::finding::RuleCode;
+use crate::topology::Topology;
+
+/// The two webhooks this server implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Validate,
+    Mutate,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Validate => "validate",
+            Endpoint::Mutate => "mutate",
+        }
+    }
+}
+
+/// What an evaluation depends on besides the request.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    pub topology: &'a Topology,
+    pub settings: &'a Settings,
+}
+
+/// Why a request was answered without being judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Not a `networking.smh.solo.io` FailoverService.
+    OtherKind,
+    /// A subresource such as `status`, written by the controller.
+    SubResource,
+    /// DELETE, CONNECT, or an operation the API server does not send.
+    Operation,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::OtherKind => "other kind",
+            Skip::SubResource => "subresource",
+            Skip::Operation => "operation not judged",
+        }
+    }
+}
+
+/// The outcome of one review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Denied,
+    Skipped(Skip),
+}
+
+impl Verdict {
+    /// The label used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Denied => "denied",
+            Verdict::Skipped(_) => "skipped",
+        }
+    }
+}
+
+/// What the server logs and counts about a review; never the object itself.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub uid: String,
+    pub version: ReviewVersion,
+    pub operation: Operation,
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    /// The name as shown to users (the `generateName` prefix before a name exists).
+    pub name: String,
+    pub dry_run: bool,
+    pub verdict: Verdict,
+    pub patched: bool,
+    /// Every finding's rule and whether it denied.
+    pub findings: Vec<(RuleCode, bool)>,
+}
+
+/// A finished review: the AdmissionReview to send back, and its summary.
+#[derive(Debug)]
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub summary: Summary,
+}
+
+/// Answers a raw AdmissionReview body.
+pub fn review(body: &[u8], endpoint: Endpoint, ctx: Context<'_>) -> Result<Answer, ReviewError> {
+    let value: Value = serde_json::from_slice(body)?;
+    review_value(&value, endpoint, ctx)
+}
+
+/// Answers a parsed AdmissionReview.
+pub fn review_value(
+    review: &Value,
+    endpoint: Endpoint,
+    ctx: Context<'_>,
+) -> Result<Answer, ReviewError> {
+    let req = AdmissionRequest::read(review)?;
+    let mut summary = Summary {
+        uid: req.uid.to_owned(),
+        version: req.version,
+        operation: req.operation,
+        group: req.group.to_owned(),
+        kind: req.kind.to_owned(),
+        namespace: req.identity().namespace,
+        name: req.display_name().to_owned(),
+        dry_run: req.dry_run,
+        verdict: Verdict::Allowed,
+        patched: false,
+        findings: Vec::new(),
+    };
+
+    let change = match req.operation {
+        _ if !req.is_failover_service() => Err(Skip::OtherKind),
+        _ if !req.sub_resource.is_empty() => Err(Skip::SubResource),
+        Operation::Create => Ok(Change::Create),
+        Operation::Update => Ok(Change::Update {
+            old: req.old_object,
+        }),
+        Operation::Delete | Operation::Connect | Operation::Other => Err(Skip::Operation),
+    };
+    let change = match change {
+        Ok(change) => change,
+        Err(skip) => {
+            summary.verdict = Verdict::Skipped(skip);
+            let body = AdmissionResponse::allow(req.uid).into_review(req.version);
+            return Ok(Answer { body, summary });
+        }
+    };
+
+    let this = req.identity();
+    let eval = evaluate(
+        &Review {
+            change,
+            object: req.object,
+            this: &this,
+        },
+        Some(ctx.topology),
+        ctx.settings,
+    );
+    summary.findings = eval
+        .findings
+        .iter()
+        .map(|j| (j.finding.code, j.deny))
+        .collect();
+
+    let response = match endpoint {
+        Endpoint::Mutate => AdmissionResponse::allow(req.uid).with_patch(&eval.patch),
+        Endpoint::Validate => {
+            let allow = AdmissionResponse::allow(req.uid)
+                .with_warnings(warnings::from_findings(eval.warnings()));
+            if eval.allowed() {
+                allow
+            } else {
+                allow.deny(DenialStatus::invalid(req.display_name(), eval.denials()))
+            }
+        }
+    };
+    summary.verdict = if response.allowed() {
+        Verdict::Allowed
+    } else {
+        Verdict::Denied
+    };
+    summary.patched = response.has_patch();
+    Ok(Answer {
+        body: response.into_review(req.version),
+        summary,
+    })
+}

@@ -1,0 +1,159 @@
+//! Accepting connections and serving HTTP on them: the accept loops of both listeners, the TLS
+//! handshake, and the per-connection HTTP/1.1 or HTTP/2 service with graceful shutdown.
+//!
+//! The protocol is chosen from the ALPN result, not by sniffing the first bytes: a client that
+//! connects and then says nothing is then still subject to the HTTP/1 header-read timeout,
+//! instead of waiting in protocol detection forever. HTTP/2 over TLS requires ALPN (RFC 9113
+//! §3.2), so a client without ALPN speaks HTTP/1.1.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::Limits;
+
+/// Protocol settings shared by every connection.
+#[derive(Clone, Debug)]
+pub struct Http {
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
+}
+
+impl Http {
+    pub fn new(limits: &Limits) -> Http {
+        let mut base = auto::Builder::new(TokioExecutor::new());
+        base.http1()
+            .timer(TokioTimer::new())
+            // Also closes keep-alive connections idle for this long: hyper starts the timer
+            // when it waits for the next request's head.
+            .header_read_timeout(limits.header_read_timeout)
+            .keep_alive(true)
+            .max_headers(100);
+        base.http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(limits.h2_max_concurrent_streams)
+            .max_header_list_size(64 * 1024)
+            // Rapid-reset (CVE-2023-44487) bounds: streams a client may open and reset
+            // before they are processed, and resets this server may be provoked into.
+            .max_pending_accept_reset_streams(Some(20))
+            .max_local_error_reset_streams(Some(256))
+            .keep_alive_interval(Some(Duration::from_secs(20)))
+            .keep_alive_timeout(Duration::from_secs(20));
+        Http {
+            h1: base.clone().http1_only(),
+            h2: base.http2_only(),
+        }
+    }
+}
+
+/// Accepts TLS connections until `stop` is cancelled, then returns, closing the listener.
+/// Connections already accepted are served by tasks in `connections`, which shut down
+/// gracefully (in-flight requests finish) once `stop` is cancelled.
+pub async fn accept_tls(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    http: Arc<Http>,
+    app: Router,
+    handshake_timeout: Duration,
+    stop: CancellationToken,
+    connections: TaskTracker,
+) {
+    while let Some((tcp, peer)) = accept(&listener, &stop).await {
+        let (tls, http, app, stop) = (tls.clone(), http.clone(), app.clone(), stop.clone());
+        connections.spawn(async move {
+            let handshake = tokio::time::timeout(handshake_timeout, tls.accept(tcp));
+            let stream = tokio::select! {
+                r = handshake => match r {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
+                _ = stop.cancelled() => return,
+            };
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            let builder = if h2 { &http.h2 } else { &http.h1 };
+            serve(stream, builder, app, peer, stop).await;
+        });
+    }
+}
+
+/// Accepts plain-HTTP/1.1 connections (the probe listener) until `stop` is cancelled.
+pub async fn accept_plain(
+    listener: TcpListener,
+    http: Arc<Http>,
+    app: Router,
+    stop: CancellationToken,
+    connections: TaskTracker,
+) {
+    while let Some((tcp, peer)) = accept(&listener, &stop).await {
+        let (http, app, stop) = (http.clone(), app.clone(), stop.clone());
+        connections.spawn(async move { serve(tcp, &http.h1, app, peer, stop).await });
+    }
+}
+
+/// The next connection, or `None` once `stop` is cancelled.
+async fn accept(
+    listener: &TcpListener,
+    stop: &CancellationToken,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return None,
+            r = listener.accept() => match r {
+                Ok((tcp, peer)) => {
+                    // Small request/response exchanges: do not wait to coalesce segments.
+                    let _ = tcp.set_nodelay(true);
+                    return Some((tcp, peer));
+                }
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before accept: back off
+                    // a little instead of spinning, and keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
+async fn serve<I>(
+    io: I,
+    builder: &auto::Builder<TokioExecutor>,
+    app: Router,
+    peer: SocketAddr,
+    stop: CancellationToken,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stop.cancelled() => {
+            // HTTP/1: finish the request in flight, then close; HTTP/2: GOAWAY, then wait
+            // for the open streams.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection closed with an error");
+    }
+}

@@ -1,0 +1,341 @@
+//! The HTTP side of `/validate` and `/mutate`: checks that cost nothing come first
+//! (Content-Type, Content-Length), then the body is read within the caller's deadline and a
+//! bounded number of slots, and the [`crate::admission`] layer answers it.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::{HeaderMap, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use super::Limits;
+use super::error::{RequestError, plain};
+use super::metrics::Metrics;
+use crate::admission::{self, Answer, Context, Endpoint, Verdict};
+use crate::engine::Settings;
+use crate::topology::SharedTopology;
+
+/// Bodies above this size are evaluated on the blocking pool, so that parsing megabytes of
+/// JSON does not stall the other connections served by the same worker thread.
+const INLINE_BODY_LIMIT: usize = 256 * 1024;
+
+/// What the admission handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    pub topology: SharedTopology,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+    /// Evaluation slots: requests beyond them wait (within their deadline) instead of
+    /// failing, and memory stays bounded by slots × body limit.
+    permits: Semaphore,
+}
+
+impl AppState {
+    pub fn new(
+        topology: SharedTopology,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+        limits: Limits,
+    ) -> AppState {
+        AppState {
+            permits: Semaphore::new(limits.max_concurrent_requests.max(1)),
+            topology,
+            settings,
+            metrics,
+            limits,
+        }
+    }
+}
+
+/// The admission listener's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/mutate", post(mutate))
+        .fallback(|req: Request| async move {
+            discard_body(req, DISCARD_LIMIT).await;
+            plain(StatusCode::NOT_FOUND, "not found")
+        })
+        .method_not_allowed_fallback(|req: Request| async move {
+            discard_body(req, DISCARD_LIMIT).await;
+            plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed; use POST",
+            )
+        })
+        .with_state(state)
+}
+
+async fn validate(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    admit(app, Endpoint::Validate, req).await
+}
+
+async fn mutate(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    admit(app, Endpoint::Mutate, req).await
+}
+
+/// One request, in one span whose fields are filled in as they become known.
+async fn admit(app: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response {
+    let started = Instant::now();
+    let span = tracing::info_span!(
+        "admission",
+        endpoint = endpoint.as_str(),
+        uid = Empty,
+        kind = Empty,
+        namespace = Empty,
+        name = Empty,
+        operation = Empty,
+        dry_run = Empty,
+        verdict = Empty,
+        latency_us = Empty,
+    );
+    let _in_flight = app.metrics.in_flight();
+    let result = answer(app.clone(), endpoint, req)
+        .instrument(span.clone())
+        .await;
+    let elapsed = started.elapsed();
+    let _entered = span.enter();
+    span.record(
+        "latency_us",
+        u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+    );
+    match result {
+        Ok(Answer { body, summary }) => {
+            span.record("uid", summary.uid.as_str());
+            span.record("kind", format!("{}/{}", summary.group, summary.kind));
+            span.record("namespace", summary.namespace.as_str());
+            span.record("name", summary.name.as_str());
+            span.record("operation", summary.operation.as_str());
+            span.record("dry_run", summary.dry_run);
+            span.record("verdict", summary.verdict.as_str());
+            app.metrics
+                .observe_request(endpoint, Some(&summary), 200, elapsed);
+            match summary.verdict {
+                Verdict::Denied => tracing::info!(findings = summary.findings.len(), "denied"),
+                Verdict::Allowed => tracing::debug!(
+                    findings = summary.findings.len(),
+                    patched = summary.patched,
+                    "allowed"
+                ),
+                Verdict::Skipped(why) => {
+                    tracing::debug!(reason = why.as_str(), "allowed untouched")
+                }
+            }
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
+        }
+        Err(e) => {
+            span.record("verdict", "error");
+            let status = e.status();
+            app.metrics
+                .observe_request(endpoint, None, status.as_u16(), elapsed);
+            tracing::info!(status = status.as_u16(), error = %e, "request refused");
+            e.into_response()
+        }
+    }
+}
+
+async fn answer(
+    app: Arc<AppState>,
+    endpoint: Endpoint,
+    req: Request,
+) -> Result<Answer, RequestError> {
+    let limit = app.limits.max_body_bytes;
+    if !is_json(req.headers()) {
+        // Never parsed, and never held in memory: read past and dropped.
+        discard_body(req, limit).await;
+        return Err(RequestError::UnsupportedMediaType);
+    }
+    if content_length(req.headers()).is_some_and(|n| n > limit as u64) {
+        return Err(RequestError::PayloadTooLarge { limit });
+    }
+    let budget = budget(req.uri().query(), app.limits.request_timeout);
+    let work = async {
+        let _permit = app
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| RequestError::Internal)?;
+        let body = Limited::new(req.into_body(), limit)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<LengthLimitError>().is_some() {
+                    RequestError::PayloadTooLarge { limit }
+                } else {
+                    RequestError::BodyRead
+                }
+            })?
+            .to_bytes();
+        if body.len() <= INLINE_BODY_LIMIT {
+            evaluate(&app, &body, endpoint)
+        } else {
+            let app = app.clone();
+            tokio::task::spawn_blocking(move || evaluate(&app, &body, endpoint))
+                .await
+                .map_err(|_| RequestError::Internal)?
+        }
+    };
+    tokio::time::timeout(budget, work)
+        .await
+        .map_err(|_| RequestError::Timeout)?
+}
+
+fn evaluate(app: &AppState, body: &[u8], endpoint: Endpoint) -> Result<Answer, RequestError> {
+    let topology = app.topology.load();
+    let ctx = Context {
+        topology: &topology,
+        settings: &app.settings,
+    };
+    // A defect in the rules must cost one request (answered 500, so failurePolicy applies),
+    // not the connection or the worker thread.
+    match std::panic::catch_unwind(AssertUnwindSafe(|| admission::review(body, endpoint, ctx))) {
+        Ok(answer) => Ok(answer?),
+        Err(_) => {
+            tracing::error!("evaluation panicked");
+            Err(RequestError::Internal)
+        }
+    }
+}
+
+/// Most a refused request's body is read past before answering (outside `/validate` and
+/// `/mutate`).
+const DISCARD_LIMIT: usize = 64 * 1024;
+/// Longest a refused request's body is waited for.
+const DISCARD_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and drops the body of a request that is refused without looking at it, so that the
+/// answer ends the exchange cleanly: HTTP/1.1 can keep the connection, and an HTTP/2 client
+/// gets its response on a finished stream instead of one reset under its upload (which some
+/// clients, curl among them, report as an error and lose the response). A body declared
+/// larger than `limit`, or still arriving after a few seconds, is left unread: the connection
+/// or stream is then closed after the answer.
+async fn discard_body(req: Request, limit: usize) {
+    if content_length(req.headers()).is_some_and(|n| n > limit as u64) {
+        return;
+    }
+    let mut body = req.into_body();
+    let _ = tokio::time::timeout(DISCARD_TIME, async {
+        let mut read = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |d| d.len());
+            if read > limit {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// `application/json`, with or without parameters such as `charset`.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The time this request may take: the API server's `?timeout=` (its remaining deadline,
+/// rounded up to whole seconds), capped by the server's own limit. Past it the API server has
+/// given up, so working on is wasted.
+pub fn budget(query: Option<&str>, limit: Duration) -> Duration {
+    query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("timeout="))
+        .and_then(parse_go_duration)
+        .filter(|d| !d.is_zero())
+        .map_or(limit, |d| d.min(limit))
+}
+
+/// A Go `time.Duration` string as client-go writes it: `10s`, `1m30s`, `1.5s`, `250ms`.
+fn parse_go_duration(s: &str) -> Option<Duration> {
+    let mut rest = s;
+    let mut seconds = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        seconds += number * scale;
+    }
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_server_timeout_bounds_the_request_up_to_the_server_limit() {
+        let limit = Duration::from_secs(30);
+        assert_eq!(budget(Some("timeout=10s"), limit), Duration::from_secs(10));
+        assert_eq!(budget(Some("a=b&timeout=1m30s"), limit), limit);
+        assert_eq!(
+            budget(Some("timeout=1.5s"), limit),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            budget(Some("timeout=250ms"), limit),
+            Duration::from_millis(250)
+        );
+        assert_eq!(budget(Some("timeout=0s"), limit), limit);
+        assert_eq!(budget(Some("timeout=soon"), limit), limit);
+        assert_eq!(budget(Some("timeout=10"), limit), limit);
+        assert_eq!(budget(Some("timeout="), limit), limit);
+        assert_eq!(budget(None, limit), limit);
+    }
+
+    #[test]
+    fn json_content_types_are_recognised_with_parameters() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, http::HeaderValue::from_static(v));
+            is_json(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("application/json; charset=utf-8"));
+        assert!(with("Application/JSON"));
+        assert!(!with("application/yaml"));
+        assert!(!with("text/plain; application/json"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,222 @@
+//! The Prometheus metrics of the server, in one explicit registry served on `/metrics`.
+//!
+//! Everything is named `failover_webhook_*`. Label values come from closed sets (endpoints,
+//! operations, verdicts, rule codes, kinds), never from request data, so a hostile caller cannot
+//! grow the series count.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::admission::{Endpoint, Summary};
+use crate::api::Kind;
+use crate::topology::Topology;
+
+/// The content type of the exposition (OpenMetrics text, which Prometheus scrapes natively).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: &'static str,
+    operation: &'static str,
+    verdict: &'static str,
+    code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    endpoint: &'static str,
+    rule: &'static str,
+    effect: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+/// Latency buckets, in seconds: an evaluation takes microseconds, the API server's budget is
+/// seconds; the buckets cover both ends.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0,
+];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+/// The server's metrics. Cheap to update from any task: every metric is atomic.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    in_flight: Gauge,
+    findings: Family<FindingLabels, Counter>,
+    topology_objects: Family<KindLabels, Gauge>,
+    cert_reloads: Family<ResultLabels, Counter>,
+    cert_expiry: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("failover_webhook");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Admission requests answered, by endpoint, operation, verdict and HTTP status code",
+            requests.clone(),
+        );
+        let duration = Family::<EndpointLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        registry.register_with_unit(
+            "request_duration",
+            "Time from the request's arrival to its answer",
+            Unit::Seconds,
+            duration.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "requests_in_flight",
+            "Admission requests being answered now",
+            in_flight.clone(),
+        );
+        let findings = Family::<FindingLabels, Counter>::default();
+        registry.register(
+            "findings",
+            "Findings reported, by endpoint, rule code and effect (deny or warn)",
+            findings.clone(),
+        );
+        let topology_objects = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "topology_objects",
+            "Objects in the topology the rules read, by kind",
+            topology_objects.clone(),
+        );
+        let cert_reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "certificate_reloads",
+            "Serving certificate reloads after a change on disk, by result",
+            cert_reloads.clone(),
+        );
+        let cert_expiry = Gauge::default();
+        registry.register(
+            "certificate_expiry_timestamp_seconds",
+            "notAfter of the serving certificate in use, in unix seconds",
+            cert_expiry.clone(),
+        );
+        // Both results exist from the start, so an alert on failures has a series to read.
+        for result in ["success", "failure"] {
+            drop(cert_reloads.get_or_create(&ResultLabels { result }));
+        }
+        Metrics {
+            registry,
+            requests,
+            duration,
+            in_flight,
+            findings,
+            topology_objects,
+            cert_reloads,
+            cert_expiry,
+        }
+    }
+
+    /// Counts one answered request. `summary` is absent when the request was not an
+    /// AdmissionReview.
+    pub fn observe_request(
+        &self,
+        endpoint: Endpoint,
+        summary: Option<&Summary>,
+        code: u16,
+        elapsed: Duration,
+    ) {
+        let labels = RequestLabels {
+            endpoint: endpoint.as_str(),
+            operation: summary.map_or("", |s| s.operation.as_str()),
+            verdict: summary.map_or("error", |s| s.verdict.as_str()),
+            code,
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.duration
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.as_str(),
+            })
+            .observe(elapsed.as_secs_f64());
+        for &(code, deny) in summary.map_or(&[][..], |s| &s.findings) {
+            self.findings
+                .get_or_create(&FindingLabels {
+                    endpoint: endpoint.as_str(),
+                    rule: code.as_str(),
+                    effect: if deny { "deny" } else { "warn" },
+                })
+                .inc();
+        }
+    }
+
+    /// Marks a request as in flight until the returned guard drops.
+    pub fn in_flight(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
+    pub fn cert_reloaded(&self, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        self.cert_reloads
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    pub fn set_cert_expiry(&self, not_after: Option<i64>) {
+        self.cert_expiry.set(not_after.unwrap_or(0));
+    }
+
+    /// The exposition text, with the topology counts read at scrape time (the topology can be
+    /// replaced at any moment; counting on scrape is always current and costs nothing between
+    /// scrapes).
+    pub fn encode(&self, topology: &Topology) -> String {
+        for kind in Kind::ALL {
+            let count = i64::try_from(topology.count(kind)).unwrap_or(i64::MAX);
+            self.topology_objects
+                .get_or_create(&KindLabels {
+                    kind: kind.as_str(),
+                })
+                .set(count);
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// Decrements the in-flight gauge when dropped, however the request ends.
+#[derive(Debug)]
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

@@ -1,0 +1,207 @@
+//! TLS for the admission listener: rustls with the `ring` provider, TLS 1.2 and 1.3, ALPN `h2`
+//! and `http/1.1`, and a serving certificate that can be replaced while the server runs.
+//!
+//! The API server only speaks HTTPS to webhooks and verifies the certificate against the
+//! `caBundle` of the webhook configuration (with the Service DNS name as ServerName), so a
+//! certificate that cannot be loaded is fatal at start; after that, [`CertResolver`] hands every
+//! new handshake the latest certificate that loaded, and connections already open keep theirs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::error::Error;
+
+/// ALPN protocols offered, in order of preference. The API server forces `http/1.1` for
+/// Service-based webhooks (load balancing over several connections); `h2` is there for
+/// URL-based clients on loopback and for tools.
+pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// The one crypto provider of the process. `ring` is what kube's client uses by default; a
+/// second provider (aws-lc-rs) would make rustls refuse to pick a default.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Why a serving certificate and key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The certificate file holds no PEM `CERTIFICATE` block.
+    #[error("{path}: no PEM certificate found")]
+    NoCertificate { path: PathBuf },
+    /// The key file holds no PEM private key (PKCS#8, PKCS#1 or SEC1).
+    #[error("{path}: no PEM private key found")]
+    NoKey { path: PathBuf },
+    /// A PEM block is malformed.
+    #[error("{path}: {reason}")]
+    Pem { path: PathBuf, reason: String },
+    /// The key is of a type the provider cannot sign with, or it does not belong to the
+    /// certificate (as when a rotation has replaced one file but not yet the other).
+    #[error("key {key} does not fit certificate {cert}: {reason}")]
+    Mismatch {
+        cert: PathBuf,
+        key: PathBuf,
+        reason: String,
+    },
+}
+
+/// A serving certificate, ready for rustls, and the facts the metrics report about it.
+#[derive(Debug)]
+pub struct ServingCert {
+    pub key: Arc<CertifiedKey>,
+    /// The leaf certificate's `notAfter`, in unix seconds (None if the leaf does not parse as
+    /// X.509, which rustls would then refuse in the handshake anyway).
+    pub not_after: Option<i64>,
+}
+
+/// Parses a PEM certificate chain and private key. Pure: the caller reads the files, so the
+/// reloader can compare contents before parsing.
+pub fn parse_serving_cert(
+    cert_path: &Path,
+    cert_pem: &[u8],
+    key_path: &Path,
+    key_pem: &[u8],
+) -> Result<ServingCert, CertError> {
+    let chain = parse_certs(cert_path, cert_pem)?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| match e {
+        rustls_pki_types::pem::Error::NoItemsFound => CertError::NoKey {
+            path: key_path.to_owned(),
+        },
+        e => CertError::Pem {
+            path: key_path.to_owned(),
+            reason: e.to_string(),
+        },
+    })?;
+    let not_after = chain.first().and_then(|leaf| not_after(leaf));
+    let key = CertifiedKey::from_der(chain, key, &provider()).map_err(|e| CertError::Mismatch {
+        cert: cert_path.to_owned(),
+        key: key_path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(ServingCert {
+        key: Arc::new(key),
+        not_after,
+    })
+}
+
+fn parse_certs(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, CertError> {
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CertError::Pem {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if chain.is_empty() {
+        return Err(CertError::NoCertificate {
+            path: path.to_owned(),
+        });
+    }
+    Ok(chain)
+}
+
+/// Reads a certificate or key file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, CertError> {
+    std::fs::read(path).map_err(|source| CertError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The leaf's expiry time, in unix seconds.
+pub fn not_after(leaf: &CertificateDer<'_>) -> Option<i64> {
+    x509_parser::parse_x509_certificate(leaf.as_ref())
+        .ok()
+        .map(|(_, cert)| cert.validity().not_after.timestamp())
+}
+
+/// Hands each TLS handshake the current serving certificate. Swapping it is one atomic pointer
+/// store: handshakes never wait, and never see half of a rotation.
+#[derive(Debug, Default)]
+pub struct CertResolver {
+    current: ArcSwapOption<CertifiedKey>,
+}
+
+impl CertResolver {
+    pub fn new() -> CertResolver {
+        CertResolver::default()
+    }
+
+    /// Serves `cert` to every handshake from now on.
+    pub fn store(&self, cert: Arc<CertifiedKey>) {
+        self.current.store(Some(cert));
+    }
+
+    /// Whether a certificate is loaded (a readiness condition).
+    pub fn is_loaded(&self) -> bool {
+        self.current.load().is_some()
+    }
+
+    /// The certificate new handshakes get.
+    pub fn current(&self) -> Option<Arc<CertifiedKey>> {
+        self.current.load_full()
+    }
+}
+
+impl ResolvesServerCert for CertResolver {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current.load_full()
+    }
+}
+
+/// Reads `--client-ca`: the CA that signs the API server's client certificate.
+pub fn load_client_ca(path: &Path) -> Result<RootCertStore, Error> {
+    let bad = |reason: String| Error::ClientCa {
+        path: path.to_owned(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let certs = parse_certs(path, &pem).map_err(|e| bad(e.to_string()))?;
+    let mut roots = RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(bad("no usable CA certificate".to_owned()));
+    }
+    Ok(roots)
+}
+
+/// The rustls configuration of the admission listener. With `client_ca`, every client must
+/// present a certificate that chains to it (the API server authenticates with one when its
+/// `AdmissionConfiguration` says so); this keeps other pods on the network from calling the
+/// webhook at all.
+pub fn server_config(
+    resolver: Arc<CertResolver>,
+    client_ca: Option<RootCertStore>,
+) -> Result<ServerConfig, Error> {
+    let provider = provider();
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = match client_ca {
+        Some(roots) => {
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| Error::ClientCa {
+                    path: PathBuf::from("--client-ca"),
+                    reason: e.to_string(),
+                })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(resolver);
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}
