@@ -4,6 +4,18 @@
 //! The core is pure: [`decode`] reads an object, [`defaults`] fills it in, [`rules`] judge it
 //! against a [`topology::Topology`], and [`engine`] ties them into one evaluation.
 
+// Everything here handles data from requests, files or the cluster, and the server must never
+// panic on it: no unwrap, expect, panic or unchecked indexing outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod admission;
 pub mod api;
 pub mod certs;

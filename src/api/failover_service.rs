@@ -101,33 +101,33 @@ pub enum State {
 }
 
 impl State {
-    pub const NAMES: [&'static str; 5] = [
-        "UNKNOWN",
-        "ACCEPTED",
-        "INVALID",
-        "PROCESSING_ERROR",
-        "CONFLICT",
+    /// Every state, in the order of its proto enum number.
+    pub const ALL: [State; 5] = [
+        State::Unknown,
+        State::Accepted,
+        State::Invalid,
+        State::ProcessingError,
+        State::Conflict,
     ];
 
     pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
+        match self {
+            State::Unknown => "UNKNOWN",
+            State::Accepted => "ACCEPTED",
+            State::Invalid => "INVALID",
+            State::ProcessingError => "PROCESSING_ERROR",
+            State::Conflict => "CONFLICT",
+        }
     }
 
     /// Reads a state the way the proto3 JSON mapping does: its name or its number.
     pub fn from_json(value: &serde_json::Value) -> Option<State> {
-        const ALL: [State; 5] = [
-            State::Unknown,
-            State::Accepted,
-            State::Invalid,
-            State::ProcessingError,
-            State::Conflict,
-        ];
         match value {
-            serde_json::Value::String(s) => ALL.into_iter().find(|st| st.as_str() == s),
+            serde_json::Value::String(s) => Self::ALL.into_iter().find(|st| st.as_str() == s),
             serde_json::Value::Number(n) => n
                 .as_u64()
                 .and_then(|i| usize::try_from(i).ok())
-                .and_then(|i| ALL.get(i).copied()),
+                .and_then(|i| Self::ALL.get(i).copied()),
             _ => None,
         }
     }

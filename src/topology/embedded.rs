@@ -7,6 +7,7 @@ pub const EMBEDDED_YAML: &str = include_str!("embedded.yaml");
 /// The demo topology the server uses when given no other source, so it runs on a laptop with
 /// no cluster: four clusters, Istio meshes in two VirtualMeshes and one in none, a Linkerd mesh,
 /// and bookinfo-style services with and without outlier detection (see the README).
+#[allow(clippy::expect_used)]
 pub fn embedded() -> Topology {
     manifest::parse("embedded topology", EMBEDDED_YAML)
         .map_err(snapshot::SnapshotError::from)

@@ -91,7 +91,7 @@ impl Topology {
 
     /// How many objects of `kind` the index was built from.
     pub fn count(&self, kind: Kind) -> usize {
-        self.counts[kind as usize]
+        self.counts.get(kind as usize).copied().unwrap_or_default()
     }
 }
 
@@ -212,7 +212,9 @@ impl TopologyBuilder {
                 }
             }
         }
-        t.counts[kind as usize] += 1;
+        if let Some(count) = t.counts.get_mut(kind as usize) {
+            *count += 1;
+        }
         Ok(())
     }
 
