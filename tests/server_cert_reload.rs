@@ -49,6 +49,14 @@ async fn server_on_secret_volume() -> (TestServer, Issued) {
     (s.start().await, first)
 }
 
+/// Waits (at most the 15 s the contract allows) until new handshakes present `der`.
+async fn until_presented(server: &TestServer, der: &CertificateDer<'static>) {
+    eventually(Duration::from_secs(15), "the new certificate", || async {
+        (presented(server).await == *der).then_some(())
+    })
+    .await;
+}
+
 /// The certificate a new handshake gets, after a successful request on that connection.
 async fn presented(server: &TestServer) -> CertificateDer<'static> {
     let mut conn = Conn::open(server.addr, server.client_config(&[H1]))
@@ -108,10 +116,7 @@ async fn a_symlink_swap_is_served_to_new_handshakes_without_failing_a_request() 
         &second.key_pem,
     );
     let before = served.load(Ordering::Relaxed);
-    eventually(Duration::from_secs(15), "the new certificate", || async {
-        (presented(&server).await == second.der).then_some(())
-    })
-    .await;
+    until_presented(&server, &second.der).await;
     // Keep the loops going a little past the swap, then stop them.
     eventually(
         Duration::from_secs(5),
@@ -180,10 +185,7 @@ async fn a_new_certificate_that_does_not_load_leaves_the_old_one_serving() {
 
     // The completed rotation goes through.
     publish(&volume, "2026_11_02.3", &second.cert_pem, &second.key_pem);
-    eventually(Duration::from_secs(15), "the new certificate", || async {
-        (presented(&server).await == second.der).then_some(())
-    })
-    .await;
+    until_presented(&server, &second.der).await;
     server.stop().await;
 }
 
@@ -195,10 +197,7 @@ async fn a_certificate_file_rewritten_in_place_is_reloaded() {
     // Key first, then certificate: in between, the pair does not match and is not used.
     std::fs::write(server.dir.path().join("tls.key"), &next.key_pem).unwrap();
     std::fs::write(server.dir.path().join("tls.crt"), &next.cert_pem).unwrap();
-    eventually(Duration::from_secs(15), "the new certificate", || async {
-        (presented(&server).await == next.der).then_some(())
-    })
-    .await;
+    until_presented(&server, &next.der).await;
     server.stop().await;
 }
 
@@ -215,9 +214,6 @@ async fn without_notifications_the_poll_finds_the_new_certificate() {
     let next = pki_of(&server).server("serving-2");
     std::fs::write(server.dir.path().join("tls.key"), &next.key_pem).unwrap();
     std::fs::write(server.dir.path().join("tls.crt"), &next.cert_pem).unwrap();
-    eventually(Duration::from_secs(15), "the new certificate", || async {
-        (presented(&server).await == next.der).then_some(())
-    })
-    .await;
+    until_presented(&server, &next.der).await;
     server.stop().await;
 }
