@@ -162,10 +162,20 @@ pub struct CertsArgs {
     )]
     pub namespace: String,
     /// Extra DNS subject alternative name (repeatable).
-    #[arg(long = "dns", value_name = "NAME")]
+    #[arg(
+        long = "dns",
+        value_name = "NAME",
+        env = "FAILOVER_WEBHOOK_DNS",
+        value_delimiter = ','
+    )]
     pub dns: Vec<String>,
     /// Extra IP subject alternative name (repeatable).
-    #[arg(long = "ip", value_name = "IP")]
+    #[arg(
+        long = "ip",
+        value_name = "IP",
+        env = "FAILOVER_WEBHOOK_IP",
+        value_delimiter = ','
+    )]
     pub ip: Vec<IpAddr>,
     /// Validity in days.
     #[arg(
@@ -176,7 +186,7 @@ pub struct CertsArgs {
     )]
     pub days: u32,
     /// Overwrite existing files.
-    #[arg(long)]
+    #[arg(long, env = "FAILOVER_WEBHOOK_FORCE")]
     pub force: bool,
 }
 
@@ -188,6 +198,27 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_option_has_its_environment_variable() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if matches!(long, "help" | "version") {
+                    continue;
+                }
+                let expected =
+                    format!("FAILOVER_WEBHOOK_{}", long.to_uppercase().replace('-', "_"));
+                assert_eq!(
+                    arg.get_env().and_then(|e| e.to_str()),
+                    Some(expected.as_str()),
+                    "{} --{long}",
+                    sub.get_name()
+                );
+            }
+        }
     }
 
     #[test]
