@@ -9,8 +9,9 @@
 //! which sets both fields.
 
 use base64::Engine as _;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+use kube::core::response::{Status, StatusCause, StatusDetails, StatusSummary};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::request::ReviewVersion;
 use crate::api::NETWORKING_GROUP;
@@ -106,39 +107,19 @@ impl AdmissionResponse {
 
 /// A `metav1.Status` in the shape the API server itself uses for validation errors, so that
 /// `kubectl` prints ours like its own: 422 `Invalid`, the qualified kind and name in the
-/// message, and one cause per finding with its field path.
+/// message, and one cause per finding with its field path. kube's `Status` has the wire form
+/// of `metav1.Status` (empty fields left out), so the denial is built on it.
 #[derive(Debug, Serialize)]
-pub struct DenialStatus {
-    metadata: Map<String, Value>,
-    status: &'static str,
-    message: String,
-    reason: &'static str,
-    details: Details,
-    code: u16,
-}
-
-#[derive(Debug, Serialize)]
-struct Details {
-    name: String,
-    group: &'static str,
-    kind: &'static str,
-    causes: Vec<Cause>,
-}
-
-#[derive(Debug, Serialize)]
-struct Cause {
-    reason: &'static str,
-    message: String,
-    field: String,
-}
+#[serde(transparent)]
+pub struct DenialStatus(Status);
 
 impl DenialStatus {
     /// `FailoverService.networking.smh.solo.io "<name>" is invalid: <field>: <message>, ...`
     pub fn invalid<'f>(name: &str, denials: impl IntoIterator<Item = &'f Finding>) -> DenialStatus {
-        let causes: Vec<Cause> = denials
+        let causes: Vec<StatusCause> = denials
             .into_iter()
-            .map(|f| Cause {
-                reason: f.code.cause_type(),
+            .map(|f| StatusCause {
+                reason: f.code.cause_type().to_owned(),
                 message: f.message.clone(),
                 field: f.field.to_string(),
             })
@@ -153,22 +134,25 @@ impl DenialStatus {
                 }
             })
             .collect();
-        DenialStatus {
-            metadata: Map::new(),
-            status: "Failure",
+        DenialStatus(Status {
+            status: Some(StatusSummary::Failure),
+            code: 422,
             message: format!(
                 "FailoverService.{NETWORKING_GROUP} {name:?} is invalid: {}",
                 listed.join(", ")
             ),
-            reason: "Invalid",
-            details: Details {
+            // Written as `{}`, as the API server writes it.
+            metadata: Some(ListMeta::default()),
+            reason: "Invalid".to_owned(),
+            details: Some(StatusDetails {
                 name: name.to_owned(),
-                group: NETWORKING_GROUP,
-                kind: "FailoverService",
+                group: NETWORKING_GROUP.to_owned(),
+                kind: "FailoverService".to_owned(),
+                uid: String::new(),
                 causes,
-            },
-            code: 422,
-        }
+                retry_after_seconds: 0,
+            }),
+        })
     }
 }
 
@@ -176,7 +160,7 @@ impl DenialStatus {
 mod tests {
     use super::*;
     use crate::finding::{FieldPath, RuleCode};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn review(r: AdmissionResponse, v: ReviewVersion) -> Value {
         serde_json::from_slice(&r.into_review(v)).unwrap()
