@@ -5,15 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::client::{H1, http_get, read_until_close, tls_connect};
+use common::client::{H1, http_get};
 use common::fixtures::{self, *};
-use common::metrics::{self, value};
+use common::held::Held;
+use common::metrics::value;
 use common::server::{TestServer, eventually, setup};
 use failover_webhook::server::Outcome;
 use http::StatusCode;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 #[tokio::test]
 async fn health_and_readiness_answer_while_serving() {
@@ -138,49 +137,8 @@ async fn metrics_count_requests_findings_topology_and_certificate() {
     server.stop().await;
 }
 
-/// A request whose body is only partly sent: it stays in flight until [`finish`] sends the
-/// rest.
-struct Held {
-    tls: TlsStream<TcpStream>,
-    rest: Vec<u8>,
-}
-
 async fn hold_a_request(server: &TestServer) -> Held {
-    let body = fixtures::bytes(CREATE_V1);
-    let (first, rest) = body.split_at(body.len() / 2);
-    let mut tls = tls_connect(server.addr, server.client_config(&[H1]))
-        .await
-        .unwrap();
-    let head = format!(
-        "POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\n\r\n",
-        body.len()
-    );
-    tls.write_all(head.as_bytes()).await.unwrap();
-    tls.write_all(first).await.unwrap();
-    tls.flush().await.unwrap();
-    let probe = server.probe_addr;
-    eventually(
-        Duration::from_secs(5),
-        "the request in flight",
-        || async move {
-            let text = metrics::scrape(probe).await;
-            (value(&text, "failover_webhook_requests_in_flight") == Some(1.0)).then_some(())
-        },
-    )
-    .await;
-    Held {
-        tls,
-        rest: rest.to_vec(),
-    }
-}
-
-impl Held {
-    async fn finish(mut self) -> String {
-        self.tls.write_all(&self.rest).await.unwrap();
-        self.tls.flush().await.unwrap();
-        read_until_close(&mut self.tls, Duration::from_secs(5)).await
-    }
+    Held::start(server.addr, server.probe_addr, server.client_config(&[H1])).await
 }
 
 #[tokio::test]

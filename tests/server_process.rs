@@ -6,16 +6,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::client::{H1, http_get, read_until_close, tls_connect};
-use common::fixtures::{self, CREATE_V1};
+use common::client::{H1, http_get};
+use common::held::Held;
 use common::metrics::{scrape, value};
 use common::pki::Pki;
 use common::server::{Process, binary, eventually, spawn_serve};
 use http::StatusCode;
 use tempfile::TempDir;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 struct Certs {
     pki: Pki,
@@ -59,30 +57,9 @@ async fn run(args: &[&str]) -> (Option<i32>, String) {
 
 /// Sends the head and half the body of a review, and waits until the server counts it in
 /// flight.
-async fn hold_a_request(p: &Process, certs: &Certs) -> (TlsStream<TcpStream>, Vec<u8>) {
-    let body = fixtures::bytes(CREATE_V1);
-    let (first, rest) = body.split_at(body.len() / 2);
+async fn hold_a_request(p: &Process, certs: &Certs) -> Held {
     let config = common::client::client_config(&certs.pki.ca_pem, &[H1], None);
-    let mut tls = tls_connect(p.addr, config).await.unwrap();
-    let head = format!(
-        "POST /validate?timeout=10s HTTP/1.1\r\nhost: localhost\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    tls.write_all(head.as_bytes()).await.unwrap();
-    tls.write_all(first).await.unwrap();
-    tls.flush().await.unwrap();
-    let probe = p.probe_addr;
-    eventually(
-        Duration::from_secs(10),
-        "the request in flight",
-        || async move {
-            (value(&scrape(probe).await, "failover_webhook_requests_in_flight") == Some(1.0))
-                .then_some(())
-        },
-    )
-    .await;
-    (tls, rest.to_vec())
+    Held::start(p.addr, p.probe_addr, config).await
 }
 
 #[tokio::test]
@@ -93,7 +70,7 @@ async fn sigterm_fails_readiness_finishes_the_request_in_flight_and_exits_0() {
         http_get(p.probe_addr, "/readyz").await.status,
         StatusCode::OK
     );
-    let (mut tls, rest) = hold_a_request(&p, &certs).await;
+    let held = hold_a_request(&p, &certs).await;
 
     p.signal(libc::SIGTERM);
     let probe = p.probe_addr;
@@ -114,9 +91,7 @@ async fn sigterm_fails_readiness_finishes_the_request_in_flight_and_exits_0() {
     .await;
     assert!(p.child.try_wait().unwrap().is_none(), "still draining");
 
-    tls.write_all(&rest).await.unwrap();
-    tls.flush().await.unwrap();
-    let response = read_until_close(&mut tls, Duration::from_secs(10)).await;
+    let response = held.finish().await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""allowed":true"#), "{response}");
 
@@ -131,7 +106,7 @@ async fn sigterm_fails_readiness_finishes_the_request_in_flight_and_exits_0() {
 async fn a_second_signal_stops_at_once() {
     let certs = Certs::new();
     let mut p = certs.spawn(&["--shutdown-grace", "60"]).await;
-    let (_tls, _rest) = hold_a_request(&p, &certs).await;
+    let _held = hold_a_request(&p, &certs).await;
     p.signal(libc::SIGTERM);
     let probe = p.probe_addr;
     eventually(Duration::from_secs(5), "readiness failing", || async move {

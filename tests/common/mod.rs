@@ -5,6 +5,7 @@
 pub mod client;
 pub mod contract;
 pub mod fixtures;
+pub mod held;
 pub mod metrics;
 pub mod pki;
 pub mod server;
