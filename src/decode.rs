@@ -91,11 +91,16 @@ impl Decoded {
 
 /// Decodes a whole FailoverService object (`apiVersion`, `kind`, `metadata`, `spec`, `status`).
 pub fn decode(object: &Value) -> Decoded {
+    decode_with_spec(object, object.get("spec").unwrap_or(&Value::Null))
+}
+
+/// Like [`decode`], but the typed spec is read from `spec` (the defaulted spec), not from the
+/// object. Defaults only fill unset fields with well-typed values, so the structural findings
+/// of the object as received hold for the defaulted one too.
+pub fn decode_with_spec(object: &Value, spec: &Value) -> Decoded {
     let mut decoded = Decoded::default();
     check(object, &OBJECT, &FieldPath::root(), &mut decoded);
-    if let Some(spec) = object.get("spec") {
-        decoded.spec = read_spec(spec);
-    }
+    decoded.spec = read_spec(spec);
     decoded
 }
 
@@ -206,9 +211,8 @@ fn describe(value: &Value) -> String {
     }
 }
 
-/// Reads the typed spec from a `spec` value, skipping what has the wrong type. Callers that
-/// default the spec first read the defaulted value with this.
-pub fn read_spec(spec: &Value) -> FailoverServiceSpec {
+/// Reads the typed spec from a `spec` value, skipping what has the wrong type.
+fn read_spec(spec: &Value) -> FailoverServiceSpec {
     let Some(spec) = spec.as_object() else {
         return FailoverServiceSpec::default();
     };

@@ -144,8 +144,7 @@ pub fn evaluate(
     let mut parts = defaulted_parts(review.object, object_namespace, settings);
     let new_spec = parts.get("spec").unwrap_or(&Value::Null);
 
-    let mut decoded = decode::decode(review.object);
-    decoded.spec = decode::read_spec(new_spec);
+    let decoded = decode::decode_with_spec(review.object, new_spec);
     let mut findings = rules::validate(&decoded, review.this, topology);
     findings.sort_by(|a, b| (&a.field, a.code).cmp(&(&b.field, b.code)));
 
