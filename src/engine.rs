@@ -158,7 +158,10 @@ pub fn evaluate(
                 .or(object_namespace);
             let old_defaulted = defaulted_parts(old, old_ns, settings);
             let ratcheted = old_defaulted.get("spec").unwrap_or(&Value::Null) == new_spec;
-            (ratcheted, new_spec != old_spec, generation(old) + 1)
+            // The API server never reaches i64::MAX, but the old object is the caller's data:
+            // saturate rather than wrap to a negative generation.
+            let next = generation(old).saturating_add(1);
+            (ratcheted, new_spec != old_spec, next)
         }
     };
 
@@ -376,6 +379,15 @@ mod tests {
             status["validationStatus"]["message"],
             "spec.port.port: Invalid value: 70000: must be between 1 and 65535, inclusive"
         );
+    }
+
+    #[test]
+    fn the_next_generation_saturates_at_the_largest_generation() {
+        let old = with(valid(), "/metadata/generation", json!(i64::MAX));
+        let new = with(old.clone(), "/spec/port/port", json!(8080));
+        let eval = run(Change::Update { old: &old }, &new, &Settings::default());
+        let status = &patched(&new, &eval)["status"];
+        assert_eq!(status["observedGeneration"], json!(i64::MAX));
     }
 
     #[test]
