@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
+use rustls::InconsistentKeys;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
@@ -57,6 +58,19 @@ pub enum CertError {
         key: PathBuf,
         reason: String,
     },
+    /// The key belongs to a later certificate of the chain: the file lists the CA or an
+    /// intermediate before the serving certificate. TLS sends the chain in file order and
+    /// clients take the first certificate as the server's, so the order matters.
+    #[error(
+        "{cert}: key {key} belongs to certificate {position} of the {count} in the file, not to \
+         the first; put the serving (leaf) certificate first, then its intermediates"
+    )]
+    LeafNotFirst {
+        cert: PathBuf,
+        key: PathBuf,
+        position: usize,
+        count: usize,
+    },
 }
 
 /// A serving certificate, ready for rustls, and the facts the metrics report about it.
@@ -87,15 +101,44 @@ pub fn parse_serving_cert(
         },
     })?;
     let not_after = chain.first().and_then(|leaf| not_after(leaf));
-    let key = CertifiedKey::from_der(chain, key, &provider()).map_err(|e| CertError::Mismatch {
+    let mismatch = |e: rustls::Error| CertError::Mismatch {
         cert: cert_path.to_owned(),
         key: key_path.to_owned(),
         reason: e.to_string(),
-    })?;
+    };
+    let signing_key = provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(mismatch)?;
+    let key = CertifiedKey::new(chain, signing_key);
+    if let Err(e) = fits(&key) {
+        let count = key.cert.len();
+        let position = key.cert.iter().skip(1).position(|other| {
+            fits(&CertifiedKey::new(vec![other.clone()], key.key.clone())).is_ok()
+        });
+        return Err(match position {
+            Some(i) => CertError::LeafNotFirst {
+                cert: cert_path.to_owned(),
+                key: key_path.to_owned(),
+                position: i + 2,
+                count,
+            },
+            None => mismatch(e),
+        });
+    }
     Ok(ServingCert {
         key: Arc::new(key),
         not_after,
     })
+}
+
+/// Whether the key belongs to the chain's first certificate (as `CertifiedKey::from_der`
+/// decides it: a key whose public half cannot be compared is taken as fitting).
+fn fits(key: &CertifiedKey) -> Result<(), rustls::Error> {
+    match key.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn parse_certs(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, CertError> {
@@ -204,4 +247,63 @@ pub fn server_config(
     let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CA, a leaf it signed, and the leaf's key, in PEM.
+    fn pem_pair() -> (String, String, String) {
+        let mut ca = rcgen::CertificateParams::default();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        (ca.pem(), leaf.pem(), leaf_key.serialize_pem())
+    }
+
+    fn parse(cert_pem: &str, key_pem: &str) -> Result<ServingCert, CertError> {
+        parse_serving_cert(
+            Path::new("tls.crt"),
+            cert_pem.as_bytes(),
+            Path::new("tls.key"),
+            key_pem.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn a_chain_with_the_ca_first_is_refused_saying_the_leaf_must_come_first() {
+        let (ca, leaf, key) = pem_pair();
+        assert!(parse(&format!("{leaf}{ca}"), &key).is_ok());
+        let err = parse(&format!("{ca}{leaf}"), &key).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CertError::LeafNotFirst {
+                    position: 2,
+                    count: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("put the serving (leaf) certificate first"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_of_no_certificate_in_the_chain_is_a_mismatch() {
+        let (ca, leaf, _) = pem_pair();
+        let (_, _, other_key) = pem_pair();
+        let err = parse(&format!("{leaf}{ca}"), &other_key).unwrap_err();
+        assert!(matches!(err, CertError::Mismatch { .. }), "{err:?}");
+    }
 }
