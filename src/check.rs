@@ -1,7 +1,9 @@
 //! `failover-webhook check`: the admission defaults and rules over manifest files, for CI and
-//! GitOps gating. Exit status: 0 nothing denies, 1 some object would be denied, 2 usage or input
-//! error.
+//! GitOps gating. Exit status: 0 nothing denies, 1 some object would be denied (or looks like a
+//! FailoverService the webhook would never judge), 2 usage or input error, or no FailoverService
+//! found at all without `--allow-empty`.
 
+use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -15,13 +17,45 @@ use crate::finding::RuleCode;
 use crate::manifest::{self, Document};
 use crate::topology::{Topology, TopologyBuilder, snapshot};
 
+/// What a reported finding is about: one of the webhook's rules, or an object `check` cannot
+/// judge because the webhook never would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportCode {
+    Rule(RuleCode),
+    /// The object's kind or group is close to, but not, `networking.smh.solo.io`
+    /// `FailoverService` (`kind: failoverservice`, Gloo Mesh's `networking.mesh.gloo.solo.io`):
+    /// the API server never sends it to this webhook, so it is never validated.
+    NotAFailoverService,
+}
+
+impl ReportCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportCode::Rule(code) => code.as_str(),
+            ReportCode::NotAFailoverService => "NotAFailoverService",
+        }
+    }
+}
+
+impl fmt::Display for ReportCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ReportCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One finding on one object, as `--output json` prints it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Reported {
     pub file: String,
     pub namespace: String,
     pub name: String,
-    pub code: RuleCode,
+    pub code: ReportCode,
     pub field: String,
     pub message: String,
     pub deny: bool,
@@ -35,11 +69,44 @@ pub struct Report {
     pub objects: usize,
     /// How many of them would be denied.
     pub denied: usize,
+    /// Objects reported as [`ReportCode::NotAFailoverService`].
+    pub not_judged: usize,
 }
 
 fn is_failover_service(doc: &Document) -> bool {
     let (api_version, kind) = doc.type_meta();
     Kind::from_type_meta(api_version, kind) == Some(Kind::FailoverService)
+}
+
+/// Why `doc` looks meant as a FailoverService but is not one the webhook judges: its kind is
+/// `FailoverService` up to case or a typo of two letters, and the kind or the group is not
+/// exactly ours. `None` for a FailoverService, and for unrelated kinds.
+fn near_miss(doc: &Document) -> Option<(&'static str, String)> {
+    const KIND: &str = "FailoverService";
+    let (api_version, kind) = doc.type_meta();
+    let group = api_version.split_once('/').map_or("", |(g, _)| g);
+    let close = strsim::levenshtein(&kind.to_ascii_lowercase(), &KIND.to_ascii_lowercase()) <= 2;
+    if !close || is_failover_service(doc) {
+        return None;
+    }
+    let wanted = Kind::FailoverService.group();
+    Some(if kind != KIND {
+        (
+            "kind",
+            format!(
+                "kind {kind:?} is not {KIND:?} (kinds are case-sensitive): the webhook never \
+                 judges this object"
+            ),
+        )
+    } else {
+        (
+            "apiVersion",
+            format!(
+                "group {group:?} is not {wanted:?}: the webhook only judges {KIND} of \
+                 {wanted}, never this object"
+            ),
+        )
+    })
 }
 
 /// The name to show for an object; a `generateName` prefix when it has no name yet.
@@ -74,6 +141,21 @@ pub fn check_documents(
     });
 
     let mut report = Report::default();
+    for doc in docs {
+        if let Some((field, message)) = near_miss(doc) {
+            let shown = display_identity(&doc.value);
+            report.not_judged += 1;
+            report.findings.push(Reported {
+                file: doc.location.file.clone(),
+                namespace: shown.namespace,
+                name: shown.name,
+                code: ReportCode::NotAFailoverService,
+                field: field.to_owned(),
+                message,
+                deny: true,
+            });
+        }
+    }
     for doc in objects {
         let this = Review::identity_of(&doc.value);
         let eval = engine::evaluate(
@@ -96,7 +178,7 @@ pub fn check_documents(
                 file: doc.location.file.clone(),
                 namespace: shown.namespace.clone(),
                 name: shown.name.clone(),
-                code: j.finding.code,
+                code: ReportCode::Rule(j.finding.code),
                 field: j.finding.field.to_string(),
                 message: j.finding.message,
                 deny: j.deny,
@@ -130,7 +212,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 }
 
 fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
-    let docs = manifest::read_paths(&args.paths).map_err(|e| e.to_string())?;
+    let read = manifest::read_tree(&args.paths).map_err(|e| e.to_string())?;
+    let docs = read.documents;
     let topology = if args.topology.snapshot.is_empty() {
         None
     } else {
@@ -158,6 +241,13 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
     }
 
     let mut err = io::stderr().lock();
+    for file in &read.skipped {
+        let _ = writeln!(
+            err,
+            "note: skipped {}: only .yaml, .yml and .json files are read from folders",
+            file.display()
+        );
+    }
     if skipped_topology_rules {
         let _ = writeln!(
             err,
@@ -173,7 +263,22 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
         report.findings.len(),
         warnings
     );
-    Ok(if report.denied > 0 {
+    if report.not_judged > 0 {
+        let _ = writeln!(
+            err,
+            "{} object(s) look like FailoverServices but are not networking.smh.solo.io \
+             FailoverServices: the webhook never judges them",
+            report.not_judged
+        );
+    }
+    if report.objects == 0 && !args.allow_empty {
+        return Err(
+            "no FailoverService (networking.smh.solo.io) found in the given paths; \
+             pass --allow-empty if that is expected"
+                .to_owned(),
+        );
+    }
+    Ok(if report.denied > 0 || report.not_judged > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -238,12 +343,51 @@ spec:
             report
                 .findings
                 .iter()
-                .all(|r| r.code == RuleCode::HostnameConflict)
+                .all(|r| r.code == ReportCode::Rule(RuleCode::HostnameConflict))
         );
         assert!(
             embedded()
                 .hostname_owners("checkout.shop.failover")
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn near_miss_kinds_and_groups_are_reported_as_never_judged() {
+        let doc = |api_version: &str, kind: &str| {
+            format!(
+                "apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: f, namespace: n}}\nspec: {{}}\n"
+            )
+        };
+        let text = [
+            doc("networking.smh.solo.io/v1alpha1", "failoverservice"),
+            doc("networking.smh.solo.io/v1alpha1", "FailoverServices"),
+            doc("networking.mesh.gloo.solo.io/v1", "FailoverService"),
+            doc("v1", "ConfigMap"),
+            doc("networking.smh.solo.io/v1alpha1", "VirtualMesh"),
+        ]
+        .join("---\n");
+        let report = check_documents(&docs(&text), None, &Settings::default());
+        assert_eq!((report.objects, report.not_judged), (0, 3));
+        let fields: Vec<(&str, ReportCode, bool)> = report
+            .findings
+            .iter()
+            .map(|r| (r.field.as_str(), r.code, r.deny))
+            .collect();
+        use ReportCode::NotAFailoverService as N;
+        assert_eq!(
+            fields,
+            [
+                ("kind", N, true),
+                ("kind", N, true),
+                ("apiVersion", N, true)
+            ]
+        );
+        assert_eq!(
+            text_line(&report.findings[2]),
+            "m.yaml: n/f: apiVersion: group \"networking.mesh.gloo.solo.io\" is not \
+             \"networking.smh.solo.io\": the webhook only judges FailoverService of \
+             networking.smh.solo.io, never this object (NotAFailoverService)"
         );
     }
 

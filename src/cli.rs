@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -135,6 +136,10 @@ pub struct CheckArgs {
     /// Output format: one line per finding, or one JSON array.
     #[arg(long, value_enum, default_value_t, env = "FAILOVER_WEBHOOK_OUTPUT")]
     pub output: OutputFormat,
+    /// Exit 0 when the paths hold no FailoverService at all (by default that is exit status 2:
+    /// a check that checked nothing is more likely a wrong path or a misspelt kind).
+    #[arg(long, env = "FAILOVER_WEBHOOK_ALLOW_EMPTY", value_parser = BoolishValueParser::new())]
+    pub allow_empty: bool,
     /// Manifest files or folders (searched recursively); `-` reads standard input.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
@@ -240,5 +245,22 @@ mod tests {
         assert_eq!(s.shutdown_grace, 20);
         assert_eq!(s.log_format, LogFormat::Text);
         assert!(!s.kube && s.topology.snapshot.is_empty());
+    }
+
+    #[test]
+    fn flags_take_no_value_on_the_command_line() {
+        let cli = Cli::try_parse_from([
+            "failover-webhook",
+            "check",
+            "--strict-references",
+            "--allow-empty",
+            "examples",
+        ])
+        .unwrap();
+        let Command::Check(c) = cli.command else {
+            panic!("not check")
+        };
+        assert!(c.rules.strict_references && c.allow_empty);
+        assert_eq!(c.paths, [PathBuf::from("examples")]);
     }
 }

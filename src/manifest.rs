@@ -64,7 +64,21 @@ pub enum ManifestError {
 /// Reads every path: files as they are, folders recursively (their `.yaml`, `.yml` and `.json`
 /// files, in name order), `-` as standard input.
 pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Document>, ManifestError> {
-    let mut docs = Vec::new();
+    read_tree(paths).map(|read| read.documents)
+}
+
+/// What [`read_tree`] read, and what it passed over.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Manifests {
+    pub documents: Vec<Document>,
+    /// Files inside the given folders that were not read: they are not `.yaml`, `.yml` or
+    /// `.json`. (A file named on the command line is always read.)
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Like [`read_paths`], also naming the files of the folders that were not read.
+pub fn read_tree(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
+    let mut read = Manifests::default();
     for path in paths {
         if path.as_os_str() == "-" {
             let mut text = String::new();
@@ -74,19 +88,19 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Document>, ManifestError> {
                     path: "-".into(),
                     source,
                 })?;
-            docs.extend(parse("-", &text)?);
+            read.documents.extend(parse("-", &text)?);
         } else if path.is_dir() {
-            for file in files_in(path)? {
-                docs.extend(read_file(&file)?);
+            for file in files_in(path, &mut read.skipped)? {
+                read.documents.extend(read_file(&file)?);
             }
         } else {
-            docs.extend(read_file(path)?);
+            read.documents.extend(read_file(path)?);
         }
     }
-    Ok(docs)
+    Ok(read)
 }
 
-fn files_in(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
+fn files_in(dir: &Path, skipped: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, ManifestError> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir)
         .follow_links(true)
@@ -96,13 +110,18 @@ fn files_in(dir: &Path) -> Result<Vec<PathBuf>, ManifestError> {
             path: e.path().unwrap_or(dir).display().to_string(),
             source: e.into(),
         })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
         let manifest = entry
             .path()
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
-        if entry.file_type().is_file() && manifest {
+        if manifest {
             files.push(entry.into_path());
+        } else {
+            skipped.push(entry.into_path());
         }
     }
     Ok(files)

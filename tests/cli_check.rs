@@ -197,3 +197,92 @@ fn default_cluster_fills_spec_cluster() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+/// A manifest that means to be a FailoverService but is not ours is never judged by the
+/// webhook: reported, and not a pass.
+#[test]
+fn near_miss_kinds_and_groups_are_findings_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fsvc.yaml");
+    std::fs::write(
+        &file,
+        std::fs::read_to_string("examples/valid/checkout-failover.yaml")
+            .unwrap()
+            .replace("kind: FailoverService", "kind: failoverservice"),
+    )
+    .unwrap();
+    let o = check(&["--allow-empty", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "kind: kind \"failoverservice\" is not \"FailoverService\" (kinds are case-sensitive)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).ends_with("(NotAFailoverService)\n"));
+
+    std::fs::write(
+        &file,
+        std::fs::read_to_string("examples/valid/checkout-failover.yaml")
+            .unwrap()
+            .replace("networking.smh.solo.io", "networking.mesh.gloo.solo.io"),
+    )
+    .unwrap();
+    let o = check(&["--output", "json", "--allow-empty", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let findings: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(findings[0]["code"], "NotAFailoverService");
+    assert_eq!(findings[0]["field"], "apiVersion");
+    assert_eq!(findings[0]["deny"], true);
+    assert!(
+        stderr(&o).contains("1 object(s) look like FailoverServices"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Finding nothing to check is an error unless asked for, and the files a folder held that
+/// were not read are named.
+#[test]
+fn paths_with_no_failover_service_exit_two_unless_allowed_and_skipped_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("README.md"), "# manifests\n").unwrap();
+    std::fs::write(
+        dir.path().join("fsvc.yml.txt"),
+        std::fs::read_to_string("examples/valid/checkout-failover.yaml").unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+
+    let o = check(&[path]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no FailoverService (networking.smh.solo.io) found in the given paths"),
+        "{err}"
+    );
+    for skipped in ["README.md", "fsvc.yml.txt"] {
+        let line = format!(
+            "note: skipped {}: only .yaml, .yml and .json files are read from folders",
+            dir.path().join(skipped).display()
+        );
+        assert!(err.contains(&line), "{line} in {err}");
+    }
+    assert!(!err.contains("cm.yaml"), "{err}");
+
+    let o = check(&["--allow-empty", path]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("checked 0 FailoverService(s)"));
+    let o = bin()
+        .args(["check", path])
+        .env("FAILOVER_WEBHOOK_ALLOW_EMPTY", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

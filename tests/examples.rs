@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use failover_webhook::check::check_documents;
+use failover_webhook::check::{ReportCode, check_documents};
 use failover_webhook::engine::Settings;
 use failover_webhook::finding::{RuleClass, RuleCode};
 use failover_webhook::manifest;
@@ -78,7 +78,14 @@ fn verdict(file: &str, settings: &Settings) -> (bool, Vec<RuleCode>) {
     assert_eq!(report.objects, 1, "{file} holds one FailoverService");
     (
         report.denied > 0,
-        report.findings.iter().map(|r| r.code).collect(),
+        report
+            .findings
+            .iter()
+            .map(|r| match r.code {
+                ReportCode::Rule(code) => code,
+                other => panic!("{file}: {other}"),
+            })
+            .collect(),
     )
 }
 
