@@ -1,7 +1,7 @@
 //! The command line: `serve`, `check` and `certs`. Every option also reads an environment
 //! variable `FAILOVER_WEBHOOK_<OPTION>`, so the Helm chart can configure the server either way.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
@@ -67,7 +67,7 @@ pub struct RuleArgs {
     #[arg(long, value_name = "NAME", env = "FAILOVER_WEBHOOK_DEFAULT_CLUSTER")]
     pub default_cluster: Option<String>,
     /// Deny on reference findings (objects not discovered yet) instead of warning.
-    #[arg(long, env = "FAILOVER_WEBHOOK_STRICT_REFERENCES")]
+    #[arg(long, env = "FAILOVER_WEBHOOK_STRICT_REFERENCES", value_parser = BoolishValueParser::new())]
     pub strict_references: bool,
 }
 
@@ -88,6 +88,8 @@ pub struct ServeArgs {
         value_name = "ADDR",
         default_value = "0.0.0.0:8443",
         env = "FAILOVER_WEBHOOK_LISTEN"
+,
+        value_parser = listen_addr
     )]
     pub listen: SocketAddr,
     /// PEM serving certificate (chain); reloaded when it changes.
@@ -105,10 +107,17 @@ pub struct ServeArgs {
         value_name = "ADDR",
         default_value = "0.0.0.0:8080",
         env = "FAILOVER_WEBHOOK_PROBE_LISTEN"
+,
+        value_parser = listen_addr
     )]
     pub probe_listen: SocketAddr,
     /// Read the topology from the cluster (in-cluster config or KUBECONFIG).
-    #[arg(long, env = "FAILOVER_WEBHOOK_KUBE", conflicts_with = "snapshot")]
+    #[arg(
+        long,
+        env = "FAILOVER_WEBHOOK_KUBE",
+        conflicts_with = "snapshot",
+        value_parser = BoolishValueParser::new()
+    )]
     pub kube: bool,
     #[command(flatten)]
     pub topology: TopologyArgs,
@@ -125,6 +134,25 @@ pub struct ServeArgs {
         env = "FAILOVER_WEBHOOK_SHUTDOWN_GRACE"
     )]
     pub shutdown_grace: u64,
+}
+
+/// `HOST:PORT` for a listener: an IP address, or a host name resolved once at start. Like Go's
+/// `net.Listen`, a name gives one listener, on its first IPv4 address (else its first address):
+/// `localhost:8443` listens on 127.0.0.1 even where `localhost` also resolves to ::1.
+pub fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("expected HOST:PORT with an IP address or a host name: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s} resolves to no address"))
 }
 
 #[derive(Clone, Debug, Args)]
@@ -191,7 +219,7 @@ pub struct CertsArgs {
     )]
     pub days: u32,
     /// Overwrite existing files.
-    #[arg(long, env = "FAILOVER_WEBHOOK_FORCE")]
+    #[arg(long, env = "FAILOVER_WEBHOOK_FORCE", value_parser = BoolishValueParser::new())]
     pub force: bool,
 }
 
@@ -245,6 +273,31 @@ mod tests {
         assert_eq!(s.shutdown_grace, 20);
         assert_eq!(s.log_format, LogFormat::Text);
         assert!(!s.kube && s.topology.snapshot.is_empty());
+    }
+
+    #[test]
+    fn listeners_take_host_names_as_well_as_addresses() {
+        let cli = Cli::try_parse_from([
+            "failover-webhook",
+            "serve",
+            "--tls-cert",
+            "c",
+            "--tls-key",
+            "k",
+            "--listen",
+            "localhost:8443",
+            "--probe-listen",
+            "[::1]:8080",
+        ])
+        .unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(s.probe_listen.to_string(), "[::1]:8080");
+        assert_eq!(listen_addr("0.0.0.0:1").unwrap().to_string(), "0.0.0.0:1");
+        assert!(listen_addr("localhost").is_err(), "a port is required");
+        assert!(listen_addr("no-such-host.invalid:80").is_err());
     }
 
     #[test]

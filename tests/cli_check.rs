@@ -286,3 +286,29 @@ fn paths_with_no_failover_service_exit_two_unless_allowed_and_skipped_files_are_
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// Boolean variables read like other Kubernetes tools read them, and `--flag` alone still
+/// means true.
+#[test]
+fn boolean_environment_variables_accept_the_usual_spellings() {
+    let file = "examples/reference/service-not-found.yaml";
+    let with_env = |value: &str| {
+        bin()
+            .args(["check", "--snapshot", SNAPSHOT, file])
+            .env("FAILOVER_WEBHOOK_STRICT_REFERENCES", value)
+            .output()
+            .unwrap()
+    };
+    for on in ["true", "True", "1", "yes", "on", "y"] {
+        assert_eq!(with_env(on).status.code(), Some(1), "{on}");
+    }
+    for off in ["false", "0", "no", "off", "n"] {
+        assert_eq!(with_env(off).status.code(), Some(0), "{off}");
+    }
+    let o = with_env("maybe");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("maybe"), "{}", stderr(&o));
+
+    let o = check(&["--snapshot", SNAPSHOT, "--strict-references", file]);
+    assert_eq!(o.status.code(), Some(1));
+}
