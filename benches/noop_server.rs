@@ -20,6 +20,7 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use failover_webhook::server::connection::{self, Http};
+use failover_webhook::server::metrics::Metrics;
 use failover_webhook::server::{Limits, tls};
 use http::{StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -111,10 +112,13 @@ async fn serve(
     eprintln!("noop_server listening on {}", listener.local_addr()?);
     connection::accept_tls(
         listener,
-        acceptor,
+        connection::Handshake {
+            acceptor,
+            timeout: limits.tls_handshake_timeout,
+            metrics: Arc::new(Metrics::new()),
+        },
         Arc::new(Http::new(&limits)),
         app,
-        limits.tls_handshake_timeout,
         stop,
         TaskTracker::new(),
     )

@@ -21,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Limits;
+use super::metrics::Metrics;
+use super::tls::HandshakeFailure;
 
 /// Protocol settings shared by every connection.
 #[derive(Clone, Debug)]
@@ -56,31 +58,50 @@ impl Http {
     }
 }
 
+/// What the TLS handshake of an admission connection needs.
+#[derive(Clone)]
+pub struct Handshake {
+    pub acceptor: TlsAcceptor,
+    /// Time a client has to complete the handshake.
+    pub timeout: Duration,
+    /// Where refused handshakes are counted.
+    pub metrics: Arc<Metrics>,
+}
+
 /// Accepts TLS connections until `stop` is cancelled, then returns, closing the listener.
 /// Connections already accepted are served by tasks in `connections`, which shut down
 /// gracefully (in-flight requests finish) once `stop` is cancelled.
 pub async fn accept_tls(
     listener: TcpListener,
-    tls: TlsAcceptor,
+    handshake: Handshake,
     http: Arc<Http>,
     app: Router,
-    handshake_timeout: Duration,
     stop: CancellationToken,
     connections: TaskTracker,
 ) {
     while let Some((tcp, peer)) = accept(&listener, &stop).await {
-        let (tls, http, app, stop) = (tls.clone(), http.clone(), app.clone(), stop.clone());
+        let (tls, http, app, stop) = (handshake.clone(), http.clone(), app.clone(), stop.clone());
         connections.spawn(async move {
-            let handshake = tokio::time::timeout(handshake_timeout, tls.accept(tcp));
+            let accept = tokio::time::timeout(tls.timeout, tls.acceptor.accept(tcp));
+            // Refused handshakes never reach HTTP: without this count and the debug line, a
+            // caller with the wrong CA or no client certificate is invisible.
             let stream = tokio::select! {
-                r = handshake => match r {
+                r = accept => match r {
                     Ok(Ok(stream)) => stream,
                     Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        let reason = HandshakeFailure::of(&e);
+                        tls.metrics.tls_handshake_failed(reason);
+                        tracing::debug!(
+                            %peer,
+                            reason = reason.as_str(),
+                            error = %e,
+                            "TLS handshake failed"
+                        );
                         return;
                     }
                     Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
+                        tls.metrics.tls_handshake_failed(HandshakeFailure::Timeout);
+                        tracing::debug!(%peer, reason = "timeout", "TLS handshake timed out");
                         return;
                     }
                 },

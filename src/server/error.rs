@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
+use super::deadline::TimeoutError;
 use super::tls::CertError;
 use crate::admission::ReviewError;
 use crate::topology::snapshot::SnapshotError;
@@ -67,6 +68,10 @@ pub enum RequestError {
     /// The body stopped arriving (the client went away or broke the stream).
     #[error("could not read the request body")]
     BodyRead,
+    /// `?timeout=` is not a Go duration. The API server refuses the same query on its own
+    /// requests with 400 and this message.
+    #[error("invalid timeout specified in the request URL - {0}")]
+    BadTimeout(#[source] TimeoutError),
     /// The body is not an AdmissionReview this server can answer.
     #[error("{0}")]
     NotAReview(#[from] ReviewError),
@@ -85,7 +90,9 @@ impl RequestError {
         match self {
             RequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            RequestError::BodyRead | RequestError::NotAReview(_) => StatusCode::BAD_REQUEST,
+            RequestError::BodyRead | RequestError::NotAReview(_) | RequestError::BadTimeout(_) => {
+                StatusCode::BAD_REQUEST
+            }
             RequestError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -17,7 +17,9 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::Limits;
+use super::deadline;
 use super::error::{RequestError, plain};
+use super::log_limit::LogLimit;
 use super::metrics::Metrics;
 use crate::admission::{self, Answer, Context, Endpoint, Verdict};
 use crate::engine::Settings;
@@ -37,6 +39,9 @@ pub struct AppState {
     /// Evaluation slots: requests beyond them wait (within their deadline) instead of
     /// failing, and memory stays bounded by slots × body limit.
     permits: Semaphore,
+    /// Requests to other paths or with other methods come from anyone who can reach the port
+    /// (scanners, misconfigured probes): their log lines are rate-limited, their count is not.
+    refusal_log: LogLimit,
 }
 
 impl AppState {
@@ -48,6 +53,7 @@ impl AppState {
     ) -> AppState {
         AppState {
             permits: Semaphore::new(limits.max_concurrent_requests.max(1)),
+            refusal_log: LogLimit::new(REFUSAL_LOG_INTERVAL),
             topology,
             settings,
             metrics,
@@ -61,18 +67,53 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/validate", post(validate))
         .route("/mutate", post(mutate))
-        .fallback(|req: Request| async move {
-            discard_body(req, DISCARD_LIMIT).await;
-            plain(StatusCode::NOT_FOUND, "not found")
-        })
-        .method_not_allowed_fallback(|req: Request| async move {
-            discard_body(req, DISCARD_LIMIT).await;
-            plain(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed; use POST",
-            )
-        })
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// At most one log line per this interval for requests refused with 404 or 405.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+async fn not_found(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    refuse(&app, req, StatusCode::NOT_FOUND, "not found").await
+}
+
+async fn method_not_allowed(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    refuse(
+        &app,
+        req,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed; use POST",
+    )
+    .await
+}
+
+/// Answers a request outside `/validate` and `/mutate` (or not a POST to them): counted like
+/// every other refusal, logged at most once per [`REFUSAL_LOG_INTERVAL`].
+async fn refuse(app: &AppState, req: Request, status: StatusCode, text: &'static str) -> Response {
+    let started = Instant::now();
+    let endpoint = match req.uri().path() {
+        "/validate" => Some(Endpoint::Validate),
+        "/mutate" => Some(Endpoint::Mutate),
+        _ => None,
+    };
+    let method = req.method().clone();
+    // A URI path holds no spaces or control characters; only its length needs a bound.
+    let path = req.uri().path().chars().take(128).collect::<String>();
+    discard_body(req, DISCARD_LIMIT).await;
+    app.metrics
+        .observe_refused(endpoint, status.as_u16(), started.elapsed());
+    if let Some(suppressed) = app.refusal_log.allow(Instant::now()) {
+        tracing::info!(
+            status = status.as_u16(),
+            %method,
+            path,
+            suppressed,
+            "request refused: {text}"
+        );
+    }
+    plain(status, text)
 }
 
 async fn validate(State(app): State<Arc<AppState>>, req: Request) -> Response {
@@ -154,6 +195,13 @@ async fn answer(
     req: Request,
 ) -> Result<Answer, RequestError> {
     let limit = app.limits.max_body_bytes;
+    let budget = match deadline::budget(req.uri().query(), app.limits.request_timeout) {
+        Ok(budget) => budget,
+        Err(e) => {
+            discard_body(req, limit).await;
+            return Err(RequestError::BadTimeout(e));
+        }
+    };
     if !is_json(req.headers()) {
         // Never parsed, and never held in memory: read past and dropped.
         discard_body(req, limit).await;
@@ -162,7 +210,6 @@ async fn answer(
     if content_length(req.headers()).is_some_and(|n| n > limit as u64) {
         return Err(RequestError::PayloadTooLarge { limit });
     }
-    let budget = budget(req.uri().query(), app.limits.request_timeout);
     let work = async {
         let _permit = app
             .permits
@@ -256,73 +303,9 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The time this request may take: the API server's `?timeout=` (its remaining deadline,
-/// rounded up to whole seconds), capped by the server's own limit. Past it the API server has
-/// given up, so working on is wasted.
-pub fn budget(query: Option<&str>, limit: Duration) -> Duration {
-    query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|pair| pair.strip_prefix("timeout="))
-        .and_then(parse_go_duration)
-        .filter(|d| !d.is_zero())
-        .map_or(limit, |d| d.min(limit))
-}
-
-/// A Go `time.Duration` string as client-go writes it: `10s`, `1m30s`, `1.5s`, `250ms`.
-fn parse_go_duration(s: &str) -> Option<Duration> {
-    let mut rest = s;
-    let mut seconds = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..number_len].parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        seconds += number * scale;
-    }
-    Duration::try_from_secs_f64(seconds).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_api_server_timeout_bounds_the_request_up_to_the_server_limit() {
-        let limit = Duration::from_secs(30);
-        assert_eq!(budget(Some("timeout=10s"), limit), Duration::from_secs(10));
-        assert_eq!(budget(Some("a=b&timeout=1m30s"), limit), limit);
-        assert_eq!(
-            budget(Some("timeout=1.5s"), limit),
-            Duration::from_millis(1500)
-        );
-        assert_eq!(
-            budget(Some("timeout=250ms"), limit),
-            Duration::from_millis(250)
-        );
-        assert_eq!(budget(Some("timeout=0s"), limit), limit);
-        assert_eq!(budget(Some("timeout=soon"), limit), limit);
-        assert_eq!(budget(Some("timeout=10"), limit), limit);
-        assert_eq!(budget(Some("timeout="), limit), limit);
-        assert_eq!(budget(None, limit), limit);
-    }
 
     #[test]
     fn json_content_types_are_recognised_with_parameters() {

@@ -13,6 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::tls::HandshakeFailure;
 use crate::admission::{Endpoint, Summary};
 use crate::api::Kind;
 use crate::topology::Topology;
@@ -50,6 +51,14 @@ struct ResultLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// The `endpoint` label of a request to neither `/validate` nor `/mutate`.
+const OTHER_ENDPOINT: &str = "other";
+
 /// Latency buckets, in seconds: an evaluation takes microseconds, the API server's budget is
 /// seconds; the buckets cover both ends.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -71,6 +80,7 @@ pub struct Metrics {
     topology_objects: Family<KindLabels, Gauge>,
     cert_reloads: Family<ResultLabels, Counter>,
     cert_expiry: Gauge,
+    tls_failures: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -127,9 +137,20 @@ impl Metrics {
             "notAfter of the serving certificate in use, in unix seconds",
             cert_expiry.clone(),
         );
-        // Both results exist from the start, so an alert on failures has a series to read.
+        let tls_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes on the admission listener that did not complete, by reason",
+            tls_failures.clone(),
+        );
+        // Every result and reason exists from the start, so an alert has a series to read.
         for result in ["success", "failure"] {
             drop(cert_reloads.get_or_create(&ResultLabels { result }));
+        }
+        for reason in HandshakeFailure::ALL {
+            drop(tls_failures.get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            }));
         }
         Metrics {
             registry,
@@ -140,6 +161,7 @@ impl Metrics {
             topology_objects,
             cert_reloads,
             cert_expiry,
+            tls_failures,
         }
     }
 
@@ -173,6 +195,32 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// Counts one request refused before it reached an endpoint's handler: a path other than
+    /// `/validate` and `/mutate` (`endpoint` is `None`), or a method other than POST.
+    pub fn observe_refused(&self, endpoint: Option<Endpoint>, code: u16, elapsed: Duration) {
+        let endpoint = endpoint.map_or(OTHER_ENDPOINT, Endpoint::as_str);
+        self.requests
+            .get_or_create(&RequestLabels {
+                endpoint,
+                operation: "",
+                verdict: "error",
+                code,
+            })
+            .inc();
+        self.duration
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one TLS handshake that did not complete.
+    pub fn tls_handshake_failed(&self, reason: HandshakeFailure) {
+        self.tls_failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            })
+            .inc();
     }
 
     /// Marks a request as in flight until the returned guard drops.

@@ -10,8 +10,10 @@
 //! - `error`: why the server cannot start, and why a request is refused
 
 pub mod connection;
+pub mod deadline;
 pub mod error;
 pub mod handlers;
+mod log_limit;
 pub mod logging;
 pub mod metrics;
 pub mod probes;
@@ -240,10 +242,13 @@ impl Server {
         ));
         let admission = tokio::spawn(connection::accept_tls(
             self.admission,
-            self.tls,
+            connection::Handshake {
+                acceptor: self.tls,
+                timeout: self.state.limits.tls_handshake_timeout,
+                metrics: self.state.metrics.clone(),
+            },
             self.http,
             handlers::router(self.state.clone()),
-            self.state.limits.tls_handshake_timeout,
             drain.clone(),
             connections.clone(),
         ));

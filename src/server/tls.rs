@@ -205,6 +205,59 @@ impl ResolvesServerCert for CertResolver {
     }
 }
 
+/// Why a TLS handshake on the admission listener did not complete: a closed set, for the
+/// `reason` label of `failover_webhook_tls_handshake_failures_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeFailure {
+    /// The client did not finish the handshake within the handshake timeout.
+    Timeout,
+    /// With `--client-ca`: the client sent no certificate, or one that does not verify.
+    ClientCertificate,
+    /// The client ended the handshake with an alert: usually it does not trust this server's
+    /// certificate (a `caBundle` without this CA, or a name the certificate does not carry).
+    PeerAlert,
+    /// Not TLS, or no protocol version, cipher suite or ALPN protocol in common.
+    Protocol,
+    /// The connection closed or failed before the handshake finished.
+    Io,
+}
+
+impl HandshakeFailure {
+    pub const ALL: [HandshakeFailure; 5] = [
+        HandshakeFailure::Timeout,
+        HandshakeFailure::ClientCertificate,
+        HandshakeFailure::PeerAlert,
+        HandshakeFailure::Protocol,
+        HandshakeFailure::Io,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandshakeFailure::Timeout => "timeout",
+            HandshakeFailure::ClientCertificate => "client_certificate",
+            HandshakeFailure::PeerAlert => "peer_alert",
+            HandshakeFailure::Protocol => "protocol",
+            HandshakeFailure::Io => "io",
+        }
+    }
+
+    /// Classifies the error of a failed `accept` (tokio-rustls wraps the rustls error in an
+    /// `io::Error`).
+    pub fn of(error: &std::io::Error) -> HandshakeFailure {
+        let tls = error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        match tls {
+            None => HandshakeFailure::Io,
+            Some(rustls::Error::NoCertificatesPresented | rustls::Error::InvalidCertificate(_)) => {
+                HandshakeFailure::ClientCertificate
+            }
+            Some(rustls::Error::AlertReceived(_)) => HandshakeFailure::PeerAlert,
+            Some(_) => HandshakeFailure::Protocol,
+        }
+    }
+}
+
 /// Reads `--client-ca`: the CA that signs the API server's client certificate.
 pub fn load_client_ca(path: &Path) -> Result<RootCertStore, Error> {
     let bad = |reason: String| Error::ClientCa {
