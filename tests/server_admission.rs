@@ -65,7 +65,7 @@ async fn every_fixture_on(conn: &mut Conn, version: Version) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_is_answered_on_one_http1_keep_alive_connection() {
     let server = common::server::setup().start().await;
     let mut conn = server.h1().await;
@@ -74,7 +74,7 @@ async fn every_fixture_is_answered_on_one_http1_keep_alive_connection() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_is_answered_over_http2() {
     let server = common::server::setup().start().await;
     let mut conn = server.h2().await;
@@ -83,7 +83,7 @@ async fn every_fixture_is_answered_over_http2() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_alpn_is_served_http1() {
     let server = common::server::setup().start().await;
     let mut conn = Conn::open(server.addr, server.client_config(&[]))
@@ -99,7 +99,7 @@ async fn a_client_without_alpn_is_served_http1() {
 }
 
 /// The API server's sequence: `/mutate`, apply the patch, `/validate` the result.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_server_flow_works_over_both_protocols() {
     let server = common::server::setup().start().await;
     for mut conn in [server.h1().await, server.h2().await] {
@@ -137,7 +137,7 @@ async fn the_api_server_flow_works_over_both_protocols() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_patch_is_a_base64_string_on_the_wire() {
     let server = common::server::setup().start().await;
     let mut conn = server.h1().await;
@@ -153,7 +153,7 @@ async fn the_patch_is_a_base64_string_on_the_wire() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_streams_on_one_http2_connection_get_their_own_answers() {
     let server = common::server::setup().start().await;
     let conn = server.h2().await;
@@ -183,7 +183,7 @@ async fn concurrent_streams_on_one_http2_connection_get_their_own_answers() {
 
 /// TLS 1.2 clients are still served (the API server's Go client negotiates 1.3, older
 /// clients and proxies may not); anything older is refused by rustls.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_1_2_and_1_3_clients_are_both_served() {
     use std::sync::Arc;
 

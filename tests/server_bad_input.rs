@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::client::{H1, Reply, raw_exchange, read_until_close, tls_connect};
 use common::fixtures::{self, CREATE_V1};
-use common::server::{TestServer, setup};
+use common::metrics::{scrape, value};
+use common::server::{TestServer, eventually, setup};
 use failover_webhook::server::Limits;
 use http::StatusCode;
 use http_body_util::Full;
-use tokio::io::{AsyncWriteExt, split};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, split};
 use tokio::net::TcpStream;
 
 const MIB: usize = 1024 * 1024;
@@ -38,6 +39,20 @@ async fn post(server: &TestServer, path: &str, content_type: Option<&str>, body:
         .unwrap()
 }
 
+/// Whether the peer closes the connection (or fails it) within `limit`.
+async fn closed_within<R: AsyncRead + Unpin>(r: &mut R, limit: Duration) -> bool {
+    tokio::time::timeout(limit, async {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = r.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
 async fn still_answers(server: &TestServer) {
     let reply = post(
         server,
@@ -50,7 +65,7 @@ async fn still_answers(server: &TestServer) {
     assert_eq!(reply.json()["response"]["allowed"], true);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_that_are_not_admission_reviews_are_400_with_a_reason() {
     let server = server().await;
     let json = Some("application/json");
@@ -84,7 +99,7 @@ async fn bodies_that_are_not_admission_reviews_are_400_with_a_reason() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anything_but_json_is_415() {
     let server = server().await;
     let body = fixtures::bytes(CREATE_V1);
@@ -103,7 +118,7 @@ async fn anything_but_json_is_415() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_are_404_and_other_methods_405() {
     let server = server().await;
     let mut conn = server.h1().await;
@@ -127,7 +142,7 @@ async fn unknown_paths_are_404_and_other_methods_405() {
 }
 
 /// Refused from the header alone: the body is never sent, and never read.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declared_body_over_7_mib_is_413_before_it_is_read() {
     let server = server().await;
     let head = format!(
@@ -135,16 +150,15 @@ async fn a_declared_body_over_7_mib_is_413_before_it_is_read() {
          content-length: {}\r\n\r\n",
         7 * MIB + 1
     );
-    let started = Instant::now();
+    // The body is never sent: an answer at all shows it was refused from the header.
     let text = raw_exchange(
         server.addr,
         server.client_config(&[H1]),
         head.as_bytes(),
-        Duration::from_secs(5),
+        Duration::from_secs(30),
     )
     .await;
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
-    assert!(started.elapsed() < Duration::from_secs(2));
 
     // Exactly at the limit is not refused for its size.
     let head = format!(
@@ -164,7 +178,7 @@ async fn a_declared_body_over_7_mib_is_413_before_it_is_read() {
 }
 
 /// A chunked body has no length up front: it is cut off as soon as it passes the limit.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_body_over_7_mib_is_413_as_soon_as_it_passes_the_limit() {
     let server = server().await;
     let tls = tls_connect(server.addr, server.client_config(&[H1]))
@@ -194,7 +208,7 @@ async fn a_streamed_body_over_7_mib_is_413_as_soon_as_it_passes_the_limit() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let server = server().await;
     let mut tls = tls_connect(server.addr, server.client_config(&[H1]))
@@ -203,19 +217,18 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     tls.write_all(b"POST /validate HTTP/1.1\r\nhost: localhost\r\n")
         .await
         .unwrap();
-    let started = Instant::now();
-    let text = read_until_close(&mut tls, Duration::from_secs(10)).await;
-    let waited = started.elapsed();
+    // The header-read timeout is 1 s here; hyper's own default would be 30 s.
     assert!(
-        waited < Duration::from_secs(5),
-        "closed after {waited:?} (header-read timeout 1 s): {text:?}"
+        closed_within(&mut tls, Duration::from_secs(20)).await,
+        "still open 20 s after the header-read timeout of 1 s"
     );
 
     // Nor may a client hold a socket without ever completing the TLS handshake.
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    let started = Instant::now();
-    read_until_close(&mut tcp, Duration::from_secs(10)).await;
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        closed_within(&mut tcp, Duration::from_secs(20)).await,
+        "still open 20 s after the handshake timeout of 1 s"
+    );
 
     still_answers(&server).await;
     server.stop().await;
@@ -223,7 +236,7 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 
 /// The API server's `?timeout=` is its remaining deadline; a body that has not arrived by
 /// then is not worth waiting for.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_stalls_past_the_callers_timeout_is_503() {
     let server = server().await;
     let mut tls = tls_connect(server.addr, server.client_config(&[H1]))
@@ -236,18 +249,16 @@ async fn a_body_that_stalls_past_the_callers_timeout_is_503() {
     .await
     .unwrap();
     let started = Instant::now();
-    let text = read_until_close(&mut tls, Duration::from_secs(10)).await;
+    let text = read_until_close(&mut tls, Duration::from_secs(30)).await;
     assert!(text.starts_with("HTTP/1.1 503"), "{text:?}");
+    // Timers never fire early: not before the caller's second has passed.
     let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
-        "{waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
     still_answers(&server).await;
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_over_http2_is_refused_the_same_way() {
     let server = server().await;
     let mut conn = server.h2().await;
@@ -271,7 +282,7 @@ async fn bad_input_over_http2_is_refused_the_same_way() {
 
 /// A refused request's body is read past, so the connection stays usable (HTTP/1.1) and the
 /// stream ends cleanly (HTTP/2) instead of being reset under the client's upload.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_leave_the_connection_usable() {
     let server = server().await;
     for mut conn in [server.h1().await, server.h2().await] {
@@ -314,7 +325,7 @@ async fn refusals_leave_the_connection_usable() {
 
 /// The same over HTTP/1.1 with a client that sends its body only after the head, as curl
 /// does: the refusal waits for the body, and the next request on the connection is served.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_body_sent_late_is_read_past_and_the_connection_kept() {
     let server = server().await;
     let body = fixtures::bytes(CREATE_V1);
@@ -328,7 +339,17 @@ async fn a_refused_body_sent_late_is_read_past_and_the_connection_kept() {
     );
     tls.write_all(head.as_bytes()).await.unwrap();
     tls.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The body follows only once the server is waiting for it.
+    let probe = server.probe_addr;
+    eventually(
+        Duration::from_secs(30),
+        "the refused request in flight",
+        || async move {
+            (value(&scrape(probe).await, "failover_webhook_requests_in_flight") == Some(1.0))
+                .then_some(())
+        },
+    )
+    .await;
     tls.write_all(&body).await.unwrap();
     let second = format!(
         "POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
@@ -338,7 +359,7 @@ async fn a_refused_body_sent_late_is_read_past_and_the_connection_kept() {
     tls.write_all(second.as_bytes()).await.unwrap();
     tls.write_all(&body).await.unwrap();
     tls.flush().await.unwrap();
-    let text = read_until_close(&mut tls, Duration::from_secs(5)).await;
+    let text = read_until_close(&mut tls, Duration::from_secs(30)).await;
     assert!(text.starts_with("HTTP/1.1 415"), "{text}");
     assert!(text.contains("HTTP/1.1 200"), "{text}");
     server.stop().await;

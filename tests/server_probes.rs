@@ -10,11 +10,11 @@ use common::fixtures::{self, *};
 use common::held::Held;
 use common::metrics::value;
 use common::server::{TestServer, eventually, setup};
-use failover_webhook::server::Outcome;
+use failover_webhook::server::{Limits, Outcome};
 use http::StatusCode;
 use tokio::net::TcpStream;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_readiness_answer_while_serving() {
     let server = setup().start().await;
     let health = http_get(server.probe_addr, "/healthz").await;
@@ -49,7 +49,7 @@ async fn health_and_readiness_answer_while_serving() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_findings_topology_and_certificate() {
     let server = setup().start().await;
     let mut conn = server.h1().await;
@@ -141,7 +141,7 @@ async fn hold_a_request(server: &TestServer) -> Held {
     Held::start(server.addr, server.probe_addr, server.client_config(&[H1])).await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_fails_readiness_at_once_stops_accepting_and_finishes_requests_in_flight() {
     let server = setup().start().await;
     let held = hold_a_request(&server).await;
@@ -152,7 +152,7 @@ async fn a_shutdown_fails_readiness_at_once_stops_accepting_and_finishes_request
     assert_eq!(ready.text(), "shutting down\n");
     let addr = server.addr;
     eventually(
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         "the listener closed",
         || async move { TcpStream::connect(addr).await.is_err().then_some(()) },
     )
@@ -165,28 +165,35 @@ async fn a_shutdown_fails_readiness_at_once_stops_accepting_and_finishes_request
     let response = held.finish().await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""allowed":true"#), "{response}");
-    let outcome = tokio::time::timeout(Duration::from_secs(5), server.task)
+    let outcome = tokio::time::timeout(Duration::from_secs(30), server.task)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(outcome, Outcome::Drained);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_still_open_when_the_grace_period_ends_is_cut() {
     let server = setup().start_with_grace(Duration::from_millis(300)).await;
     let _held = hold_a_request(&server).await;
     server.handle.shutdown();
-    let outcome = tokio::time::timeout(Duration::from_secs(5), server.task)
+    let outcome = tokio::time::timeout(Duration::from_secs(30), server.task)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(outcome, Outcome::GraceExpired { open: 1 });
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_connections_do_not_hold_the_drain() {
-    let server = setup().start().await;
+    // Idle connections that held the drain would keep it waiting for minutes: the header-read
+    // timeout and the grace period are both far longer than `stop` waits.
+    let mut s = setup();
+    s.config.limits = Limits {
+        header_read_timeout: Duration::from_secs(600),
+        ..Limits::default()
+    };
+    let server = s.start_with_grace(Duration::from_secs(600)).await;
     let mut idle = server.h1().await;
     idle.post_json("/validate", fixtures::bytes(CREATE_V1))
         .await;
@@ -194,7 +201,5 @@ async fn idle_keep_alive_connections_do_not_hold_the_drain() {
     idle2
         .post_json("/validate", fixtures::bytes(CREATE_V1))
         .await;
-    let started = std::time::Instant::now();
     assert_eq!(server.stop().await, Outcome::Drained);
-    assert!(started.elapsed() < Duration::from_secs(2));
 }
