@@ -223,3 +223,39 @@ async fn tls_1_2_and_1_3_clients_are_both_served() {
     }
     server.stop().await;
 }
+
+/// CONNECT (as for `pods/exec` or a proxy) has no object to judge: both endpoints allow it
+/// untouched, even when what it carries would be denied, and count it as skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_is_allowed_untouched_on_both_endpoints() {
+    let server = common::server::setup().start().await;
+    let mut review = fixtures::with_port(&fixtures::json(CREATE_V1), 70000);
+    review["request"]["operation"] = Value::from("CONNECT");
+    review["request"]["options"] = serde_json::json!({"kind": "ProxyOptions", "apiVersion": "v1"});
+    let body = serde_json::to_vec(&review).unwrap();
+    for mut conn in [server.h1().await, server.h2().await] {
+        for endpoint in [Endpoint::Validate, Endpoint::Mutate] {
+            let reply = conn.post_json(path(endpoint), body.clone()).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            let answer = reply.json();
+            assert_accepted(&review, &answer, webhook(endpoint));
+            assert_eq!(
+                answer["response"],
+                serde_json::json!({"uid": review["request"]["uid"], "allowed": true}),
+                "{endpoint:?}: nothing but the verdict"
+            );
+        }
+    }
+    let text = common::metrics::scrape(server.probe_addr).await;
+    for endpoint in ["validate", "mutate"] {
+        let series = format!(
+            r#"failover_webhook_requests_total{{endpoint="{endpoint}",operation="CONNECT",verdict="skipped",code="200"}}"#
+        );
+        assert_eq!(
+            common::metrics::value(&text, &series),
+            Some(2.0),
+            "{series}\n{text}"
+        );
+    }
+    server.stop().await;
+}

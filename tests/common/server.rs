@@ -146,21 +146,28 @@ pub fn binary() -> &'static str {
 /// Starts `failover-webhook serve` on ephemeral loopback ports with JSON logs, and waits for
 /// the line that names the bound addresses.
 pub async fn spawn_serve(cert: &Path, key: &Path, extra: &[&str]) -> Process {
+    spawn_serve_on(cert, key, "127.0.0.1", extra, "info").await
+}
+
+/// [`spawn_serve`] with both listeners on `host` (an IP address or a name) and `RUST_LOG` set
+/// to `log`.
+pub async fn spawn_serve_on(
+    cert: &Path,
+    key: &Path,
+    host: &str,
+    extra: &[&str],
+    log: &str,
+) -> Process {
+    let any_port = format!("{host}:0");
     let mut child = tokio::process::Command::new(binary())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--probe-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["serve", "--listen", &any_port, "--probe-listen", &any_port])
         .arg("--tls-cert")
         .arg(cert)
         .arg("--tls-key")
         .arg(key)
         .args(["--log-format", "json"])
         .args(extra)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", log)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
