@@ -26,7 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the admission webhook over HTTPS.
     Serve(ServeArgs),
-    /// Check FailoverService manifests offline; exit 0 (nothing denies), 1 (denied) or 2 (error).
+    /// Check FailoverService manifests offline; exit 0 (nothing denies), 1 (denied, or a near
+    /// miss of a FailoverService) or 2 (error, or no FailoverService found).
     Check(CheckArgs),
     /// Write a CA and a serving certificate (ECDSA P-256) for the webhook Service.
     Certs(CertsArgs),
@@ -82,7 +83,7 @@ impl RuleArgs {
 
 #[derive(Clone, Debug, Args)]
 pub struct ServeArgs {
-    /// HTTPS listener for /validate and /mutate.
+    /// HTTPS listener for /validate and /mutate: IP:PORT, or HOST:PORT (its first IPv4 address).
     #[arg(
         long,
         value_name = "ADDR",
@@ -101,7 +102,7 @@ pub struct ServeArgs {
     /// Require and verify client certificates signed by this CA (API server authentication).
     #[arg(long, value_name = "PATH", env = "FAILOVER_WEBHOOK_CLIENT_CA")]
     pub client_ca: Option<PathBuf>,
-    /// Plain-HTTP listener for /healthz, /readyz and /metrics.
+    /// Plain-HTTP listener for /healthz, /readyz and /metrics: IP:PORT or HOST:PORT.
     #[arg(
         long,
         value_name = "ADDR",
