@@ -3,7 +3,8 @@
 //! [`Server::serve`] accepts and answers until a shutdown, then drains.
 //!
 //! - `connection`: accept loops, TLS handshake, HTTP/1.1 and HTTP/2 per connection
-//! - `handlers`: `/validate` and `/mutate` over HTTP
+//! - `handlers`: `/validate` and `/mutate` over HTTP; `deadline`: the time a request may
+//!   take, from `?timeout=`; `log_limit`: rate-limited logs for refusals anyone can cause
 //! - `tls` and `reload`: the serving certificate and its hot reload
 //! - `probes` and `metrics`: `/healthz`, `/readyz`, `/metrics`
 //! - `shutdown`: signals and draining
