@@ -351,3 +351,15 @@ async fn refused_tls_handshakes_are_counted_by_reason() {
     assert_eq!(reply.status, StatusCode::OK);
     server.stop().await;
 }
+
+/// The values of docs/server.md's Limits table; the tests above run with some of them lowered.
+#[test]
+fn the_default_limits_are_the_documented_ones() {
+    let limits = Limits::default();
+    assert_eq!(limits.max_body_bytes, 7 * MIB);
+    assert_eq!(limits.request_timeout, Duration::from_secs(30));
+    assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(limits.tls_handshake_timeout, Duration::from_secs(10));
+    assert_eq!(limits.max_concurrent_requests, 64);
+    assert_eq!(limits.h2_max_concurrent_streams, 64);
+}
