@@ -355,6 +355,77 @@ mod tests {
         );
     }
 
+    fn codes(eval: &Evaluation) -> Vec<RuleCode> {
+        eval.findings.iter().map(|j| j.finding.code).collect()
+    }
+
+    #[test]
+    fn a_port_left_without_a_name_or_protocol_by_the_defaults_is_denied() {
+        for (port, expected) in [
+            (
+                json!({"port": 9080}),
+                vec![RuleCode::PortNameInvalid, RuleCode::PortProtocolInvalid],
+            ),
+            (
+                json!({"port": 9080, "name": "http1"}),
+                vec![RuleCode::PortProtocolInvalid],
+            ),
+            (
+                json!({"port": 9080, "protocol": "websocket"}),
+                vec![RuleCode::PortNameInvalid, RuleCode::PortProtocolInvalid],
+            ),
+        ] {
+            let object = with(valid(), "/spec/port", port.clone());
+            let eval = run(Change::Create, &object, &Settings::default());
+            assert!(!eval.allowed(), "{port}");
+            assert_eq!(codes(&eval), expected, "{port}");
+            assert_eq!(eval.state, State::Invalid, "{port}");
+        }
+    }
+
+    #[test]
+    fn a_name_or_protocol_the_defaults_derive_the_other_from_is_enough() {
+        for port in [
+            json!({"port": 9080, "name": "http-api"}),
+            json!({"port": 9080, "name": "grpc-web"}),
+            json!({"port": 9080, "protocol": "HTTP"}),
+            json!({"port": 9080, "protocol": "http_proxy"}),
+        ] {
+            let object = with(valid(), "/spec/port", port.clone());
+            let eval = run(Change::Create, &object, &Settings::default());
+            assert!(
+                eval.allowed() && eval.findings.is_empty(),
+                "{port}: {:?}",
+                eval.findings
+            );
+        }
+    }
+
+    #[test]
+    fn a_label_edit_of_an_old_object_without_a_protocol_goes_through_with_warnings() {
+        let old = with(
+            with(valid(), "/spec/port", json!({"port": 9080, "name": "web"})),
+            "/metadata/generation",
+            json!(3),
+        );
+        let new = with(old.clone(), "/metadata/labels", json!({"team": "a"}));
+        let eval = run(Change::Update { old: &old }, &new, &Settings::default());
+        assert!(eval.ratcheted && eval.allowed());
+        assert_eq!(
+            eval.warnings().map(|f| f.code).collect::<Vec<_>>(),
+            [RuleCode::PortProtocolInvalid]
+        );
+        assert!(eval.patch.0.is_empty(), "{:?}", eval.patch);
+
+        let moved = with(new.clone(), "/spec/port/port", json!(9081));
+        let eval = run(Change::Update { old: &old }, &moved, &Settings::default());
+        assert!(
+            !eval.ratcheted && !eval.allowed(),
+            "a spec change is judged"
+        );
+        assert_eq!(codes(&eval), [RuleCode::PortProtocolInvalid]);
+    }
+
     #[test]
     fn defaults_filled_on_the_way_do_not_count_as_a_spec_change() {
         let old = without(

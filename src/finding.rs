@@ -58,8 +58,8 @@ rule_codes! {
     HostnameInvalid => Spec, "spec.hostname is not a DNS-1123 subdomain";
     PortRequired => Spec, "spec.port is unset";
     PortNumberInvalid => Spec, "spec.port.port is not an integer in 1..=65535";
-    PortNameInvalid => Spec, "spec.port.name is not an IANA service name";
-    PortProtocolInvalid => Spec, "spec.port.protocol is not a protocol Istio routes";
+    PortNameInvalid => Spec, "spec.port.name is unset after defaulting or not an IANA service name";
+    PortProtocolInvalid => Spec, "spec.port.protocol is unset after defaulting or not a protocol Istio routes";
     NamespaceRequired => Spec, "spec.namespace is unset";
     NamespaceInvalid => Spec, "spec.namespace is not a DNS-1123 label";
     ClusterRequired => Spec, "spec.cluster is unset";

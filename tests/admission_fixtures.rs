@@ -280,6 +280,112 @@ fn the_api_server_flow_accepts_valid_objects_and_denies_invalid_ones() {
     }
 }
 
+/// A copy of `review` whose object has `port` as its whole `spec.port`.
+fn with_port_spec(review: &Value, port: Value) -> Value {
+    let mut r = review.clone();
+    r["request"]["object"]["spec"]["port"] = port;
+    r
+}
+
+/// A port the defaults cannot complete is admitted by neither stage of the API server's flow:
+/// `/mutate` records it as INVALID (and derives nothing), `/validate` denies it with a cause
+/// per missing field.
+#[test]
+fn a_port_left_without_a_name_or_protocol_is_denied_with_field_pathed_causes() {
+    for base in [CREATE_V1, CREATE_V1BETA1] {
+        for (port, causes) in [
+            (
+                json!({"port": 9080}),
+                vec![
+                    ("spec.port.name", "FieldValueInvalid"),
+                    ("spec.port.protocol", "FieldValueNotSupported"),
+                ],
+            ),
+            (
+                json!({"port": 9080, "name": "http1"}),
+                vec![("spec.port.protocol", "FieldValueNotSupported")],
+            ),
+        ] {
+            let request = with_port_spec(&fixtures::json(base), port.clone());
+            let mutated = answer(&request, Endpoint::Mutate);
+            assert_accepted(&request, &mutated, Webhook::Mutating);
+            assert_eq!(mutated["response"]["allowed"], true, "{base} {port}");
+            let object = apply_patch(&request["request"]["object"], &mutated["response"]).unwrap();
+            assert_eq!(object["spec"]["port"], port, "nothing to derive");
+            let state = &object["status"]["validationStatus"];
+            assert_eq!(state["state"], "INVALID", "{base} {port}");
+            assert!(
+                state["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("spec.port.protocol: Required value: set a protocol"),
+                "{state}"
+            );
+
+            let mut second = request.clone();
+            second["request"]["object"] = object;
+            let validated = answer(&second, Endpoint::Validate);
+            assert_accepted(&second, &validated, Webhook::Validating);
+            let response = &validated["response"];
+            assert_eq!(response["allowed"], false, "{base} {port}");
+            let got: Vec<(&str, &str)> = response["status"]["details"]["causes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| (c["field"].as_str().unwrap(), c["reason"].as_str().unwrap()))
+                .collect();
+            assert_eq!(got, causes, "{base} {port}");
+            for cause in response["status"]["details"]["causes"].as_array().unwrap() {
+                let message = cause["message"].as_str().unwrap();
+                assert!(message.starts_with("Required value: "), "{message}");
+                assert!(
+                    message.contains("\"http-api\""),
+                    "says how to fix it: {message}"
+                );
+            }
+            assert_eq!(response["status"]["code"], 422);
+        }
+    }
+}
+
+/// An object stored before the rule existed, with a port name that names no protocol, can still
+/// be relabelled (and so deleted by tooling that edits finalizers): the findings come back as
+/// warnings, and nothing is patched.
+#[test]
+fn a_label_edit_of_a_stored_object_without_a_protocol_goes_through_with_warnings() {
+    let mut request = fixtures::json(UPDATE_V1);
+    let mut old = request["request"]["oldObject"].clone();
+    old["spec"]["port"] = json!({"port": 9080, "name": "web"});
+    let mut new = old.clone();
+    new["metadata"]["labels"] = json!({"team": "checkout"});
+    request["request"]["oldObject"] = old;
+    request["request"]["object"] = new;
+
+    let validated = answer(&request, Endpoint::Validate);
+    assert_accepted(&request, &validated, Webhook::Validating);
+    assert_eq!(validated["response"]["allowed"], true);
+    assert_eq!(
+        validated["response"]["warnings"],
+        json!([
+            "spec.port.protocol: Required value: set a protocol such as \"http\", or a port name that names one, such as \"http-api\""
+        ])
+    );
+    let mutated = answer(&request, Endpoint::Mutate);
+    assert_accepted(&request, &mutated, Webhook::Mutating);
+    assert_eq!(mutated["response"]["allowed"], true);
+    assert!(mutated["response"].get("patch").is_none(), "{mutated}");
+
+    // Changing the port of that object is judged: the missing protocol now denies.
+    let mut moved = request.clone();
+    moved["request"]["object"]["spec"]["port"]["port"] = json!(9081);
+    let denied = answer(&moved, Endpoint::Validate);
+    assert_eq!(denied["response"]["allowed"], false);
+    assert_eq!(
+        denied["response"]["status"]["details"]["causes"][0]["field"],
+        "spec.port.protocol"
+    );
+}
+
 #[test]
 fn warnings_are_capped_in_length_and_count_and_carry_no_control_characters() {
     let mut request = fixtures::json(CREATE_V1);

@@ -27,6 +27,21 @@ const EXPECTED: &[(&str, bool, &[RuleCode])] = &[
         true,
         &[PortProtocolInvalid],
     ),
+    (
+        "spec/port-number-only.yaml",
+        true,
+        &[PortNameInvalid, PortProtocolInvalid],
+    ),
+    (
+        "spec/port-protocol-required.yaml",
+        true,
+        &[PortProtocolInvalid],
+    ),
+    (
+        "spec/port-name-required.yaml",
+        true,
+        &[PortNameInvalid, PortProtocolInvalid],
+    ),
     ("spec/namespace-required.yaml", true, &[NamespaceRequired]),
     ("spec/namespace-invalid.yaml", true, &[NamespaceInvalid]),
     ("spec/cluster-required.yaml", true, &[ClusterRequired]),

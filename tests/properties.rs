@@ -295,3 +295,118 @@ proptest! {
         prop_assert!(eval.ratcheted);
     }
 }
+
+/// The port's verdict for every pairing of a name and a protocol (each unset in all three ways,
+/// derivable, or not), against expectations written out by hand rather than computed by the
+/// defaults: which protocol a name names, which name a protocol gives, which are well-formed.
+#[test]
+fn a_port_needs_a_name_and_a_protocol_once_defaulted_for_every_pairing() {
+    // (name, the protocol it names, a valid IANA service name?)
+    let names: &[(Option<Value>, Option<&str>, bool)] = &[
+        (None, None, false),
+        (Some(Value::Null), None, false),
+        (Some(json!("")), None, false),
+        (Some(json!("http")), Some("http"), true),
+        (Some(json!("http-api")), Some("http"), true),
+        (Some(json!("grpc-web")), Some("grpc-web"), true),
+        (Some(json!("tcp-db")), Some("tcp"), true),
+        (Some(json!("http1")), None, true),
+        (Some(json!("web")), None, true),
+        (Some(json!("HTTP")), Some("http"), false),
+    ];
+    // (protocol, the name it gives, supported?)
+    let protocols: &[(Option<Value>, Option<&str>, bool)] = &[
+        (None, None, false),
+        (Some(Value::Null), None, false),
+        (Some(json!("")), None, false),
+        (Some(json!("http")), Some("http"), true),
+        (Some(json!("HTTP")), Some("http"), true),
+        (Some(json!("http_proxy")), Some("http-proxy"), true),
+        (Some(json!("grpc-web")), Some("grpc-web"), true),
+        (Some(json!("tcp")), Some("tcp"), true),
+        (Some(json!("websocket")), None, false),
+        (Some(json!("http1")), None, false),
+    ];
+    let is_set = |v: &Option<Value>| {
+        v.as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    for (name, names_protocol, name_ok) in names {
+        for (protocol, gives_name, protocol_ok) in protocols {
+            let mut port = json!({"port": 9080});
+            if let Some(n) = name {
+                port["name"] = n.clone();
+            }
+            if let Some(p) = protocol {
+                port["protocol"] = p.clone();
+            }
+            // The protocol as written, else the one the name names; the name as written, else
+            // the one a supported protocol gives.
+            let protocol_after = if is_set(protocol) {
+                Some(*protocol_ok)
+            } else {
+                names_protocol.map(|_| true)
+            };
+            let name_after = if is_set(name) {
+                Some(*name_ok)
+            } else if is_set(protocol) {
+                gives_name.map(|_| true)
+            } else {
+                None
+            };
+            let expected: Vec<(&str, &str)> = [
+                ("PortNameInvalid", name_after),
+                ("PortProtocolInvalid", protocol_after),
+            ]
+            .into_iter()
+            .filter(|(_, ok)| *ok != Some(true))
+            .map(|(code, ok)| (code, if ok.is_none() { "Required value: " } else { "" }))
+            .collect();
+
+            let mut object = valid_object();
+            object["spec"]["port"] = port.clone();
+            let eval = evaluate(
+                &Review {
+                    change: Change::Create,
+                    object: &object,
+                    this: &identity(&object),
+                },
+                Some(topology()),
+                &Settings::default(),
+            );
+            let got: Vec<(&str, &str)> = eval
+                .findings
+                .iter()
+                .map(|j| {
+                    let required = j.finding.message.starts_with("Required value: ");
+                    (
+                        j.finding.code.as_str(),
+                        if required { "Required value: " } else { "" },
+                    )
+                })
+                .collect();
+            assert_eq!(got, expected, "{port}");
+            assert_eq!(eval.allowed(), expected.is_empty(), "{port}");
+        }
+    }
+}
+
+/// The valid example of the README, as JSON.
+fn valid_object() -> Value {
+    json!({
+        "apiVersion": "networking.smh.solo.io/v1alpha1",
+        "kind": "FailoverService",
+        "metadata": {"name": "checkout-failover", "namespace": "service-mesh-hub"},
+        "spec": {
+            "hostname": "checkout.shop.failover",
+            "namespace": "shop",
+            "port": {"port": 9080, "name": "http", "protocol": "http"},
+            "cluster": "mgmt-cluster",
+            "failoverServices": [
+                {"name": "checkout", "namespace": "shop", "cluster": "mgmt-cluster"},
+                {"name": "checkout", "namespace": "shop", "cluster": "remote-cluster"}
+            ]
+        }
+    })
+}

@@ -83,28 +83,43 @@ fn port(d: &Decoded, out: &mut Vec<Finding>) {
     }
 
     let name = path.key("name");
-    if let Some(n) = set(&port.name).filter(|_| readable(d, &name))
-        && let Some(problem) = names::iana_service_name_problem(n)
-    {
-        out.push(Finding::new(
-            RuleCode::PortNameInvalid,
-            name,
-            format!("Invalid value: {n:?}: {problem} (an IANA service name)"),
-        ));
+    if readable(d, &name) {
+        match set(&port.name) {
+            None => out.push(Finding::new(
+                RuleCode::PortNameInvalid,
+                name,
+                "Required value: set a name such as \"http-api\", or a supported protocol to derive the name from",
+            )),
+            Some(n) => {
+                if let Some(problem) = names::iana_service_name_problem(n) {
+                    out.push(Finding::new(
+                        RuleCode::PortNameInvalid,
+                        name,
+                        format!("Invalid value: {n:?}: {problem} (an IANA service name)"),
+                    ));
+                }
+            }
+        }
     }
 
     let protocol = path.key("protocol");
-    if let Some(p) = set(&port.protocol).filter(|_| readable(d, &protocol))
-        && names::protocol(p).is_none()
-    {
-        out.push(Finding::new(
-            RuleCode::PortProtocolInvalid,
-            protocol,
-            format!(
-                "Unsupported value: {p:?}: supported values: {}",
-                names::PROTOCOLS.map(|p| format!("{p:?}")).join(", ")
-            ),
-        ));
+    if readable(d, &protocol) {
+        match set(&port.protocol) {
+            None => out.push(Finding::new(
+                RuleCode::PortProtocolInvalid,
+                protocol,
+                "Required value: set a protocol such as \"http\", or a port name that names one, such as \"http-api\"",
+            )),
+            Some(p) if names::protocol(p).is_none() => out.push(Finding::new(
+                RuleCode::PortProtocolInvalid,
+                protocol,
+                format!(
+                    "Unsupported value: {p:?}: supported values: {}",
+                    names::PROTOCOLS.map(|p| format!("{p:?}")).join(", ")
+                ),
+            )),
+            Some(_) => {}
+        }
     }
 }
 
@@ -322,6 +337,65 @@ mod tests {
                 vec![(PortProtocolInvalid, "spec.port.protocol".into())],
                 "{p}"
             );
+        }
+    }
+
+    #[test]
+    fn port_name_and_protocol_are_required_when_unset_absent_null_or_empty() {
+        let name = || (PortNameInvalid, "spec.port.name".to_owned());
+        let protocol = || (PortProtocolInvalid, "spec.port.protocol".to_owned());
+        for unset in [None, Some(json!(null)), Some(json!(""))] {
+            let set_to = |field: &str| match &unset {
+                None => without(valid(), &format!("/spec/port/{field}")),
+                Some(v) => with(valid(), &format!("/spec/port/{field}"), v.clone()),
+            };
+            assert_eq!(spec_findings(&set_to("name")), vec![name()], "{unset:?}");
+            assert_eq!(
+                spec_findings(&set_to("protocol")),
+                vec![protocol()],
+                "{unset:?}"
+            );
+        }
+        let bare = with(valid(), "/spec/port", json!({"port": 9080}));
+        assert_eq!(spec_findings(&bare), vec![name(), protocol()]);
+    }
+
+    #[test]
+    fn a_required_port_field_says_how_to_fix_it() {
+        let bare = with(valid(), "/spec/port", json!({"port": 9080}));
+        let text: Vec<String> = messages(&bare);
+        assert_eq!(
+            text,
+            vec![
+                "PortNameInvalid: spec.port.name: Required value: set a name such as \"http-api\", or a supported protocol to derive the name from",
+                "PortProtocolInvalid: spec.port.protocol: Required value: set a protocol such as \"http\", or a port name that names one, such as \"http-api\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn port_zero_with_an_unknown_protocol_reports_number_name_and_protocol() {
+        let f = spec_findings(&with(
+            valid(),
+            "/spec/port",
+            json!({"port": 0, "protocol": "websocket"}),
+        ));
+        assert_eq!(
+            f,
+            vec![
+                (PortNumberInvalid, "spec.port.port".into()),
+                (PortNameInvalid, "spec.port.name".into()),
+                (PortProtocolInvalid, "spec.port.protocol".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mistyped_port_name_or_protocol_is_only_a_type_error() {
+        for field in ["name", "protocol"] {
+            let at = format!("spec.port.{field}");
+            let f = spec_findings(&with(valid(), &format!("/spec/port/{field}"), json!(7)));
+            assert_eq!(f, vec![(TypeMismatch, at)]);
         }
     }
 
