@@ -65,7 +65,7 @@ rule_codes! {
     ClusterRequired => Spec, "spec.cluster is unset";
     ServicesEmpty => Spec, "spec.failoverServices has no entries";
     ServiceRefInvalid => Spec, "a service ref has an unset or malformed name, namespace or cluster";
-    ServiceDuplicate => Spec, "a service ref repeats an earlier one";
+    ServiceDuplicate => Spec, "a service ref repeats an earlier one, well-formed or not";
     UnknownField => Spec, "a key the API does not define";
     TypeMismatch => Spec, "a value of the wrong JSON type";
     ClusterNotRegistered => Reference, "spec.cluster names no KubernetesCluster";

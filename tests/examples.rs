@@ -48,6 +48,11 @@ const EXPECTED: &[(&str, bool, &[RuleCode])] = &[
     ("spec/services-empty.yaml", true, &[ServicesEmpty]),
     ("spec/service-ref-invalid.yaml", true, &[ServiceRefInvalid]),
     ("spec/service-duplicate.yaml", true, &[ServiceDuplicate]),
+    (
+        "spec/service-duplicate-invalid-ref.yaml",
+        true,
+        &[ServiceRefInvalid, ServiceDuplicate, ServiceRefInvalid],
+    ),
     ("spec/unknown-field.yaml", true, &[UnknownField]),
     ("spec/type-mismatch.yaml", true, &[TypeMismatch]),
     (

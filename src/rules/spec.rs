@@ -177,8 +177,9 @@ fn services(d: &Decoded, out: &mut Vec<Finding>) {
         if !readable(d, &at) {
             continue;
         }
-        let complete = service_ref(d, r, &at, out);
-        if let Some(key) = complete {
+        // A malformed ref that repeats an earlier one is still a duplicate: fixing only the
+        // spelling would leave it one, so both are reported in the same round.
+        if let Some(key) = service_ref(d, r, &at, out) {
             match first_seen.get(&key) {
                 Some(j) => out.push(Finding::new(
                     RuleCode::ServiceDuplicate,
@@ -199,7 +200,8 @@ fn services(d: &Decoded, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks one ref's fields; returns its (name, namespace, cluster) when all three are valid.
+/// Checks one ref's fields; returns its (name, namespace, cluster) when all three are set and
+/// readable, well-formed or not. A ref with an unset field has no identity to repeat.
 fn service_ref<'a>(
     d: &Decoded,
     r: &'a ResourceRef,
@@ -220,18 +222,19 @@ fn service_ref<'a>(
                 ));
                 None
             }
-            Some(v) if dns && !names::is_dns1123_label(v) => {
-                out.push(Finding::new(
-                    RuleCode::ServiceRefInvalid,
-                    path,
-                    format!(
-                        "Invalid value: {v:?}: {} (a DNS-1123 label)",
-                        names::label_problem(v)
-                    ),
-                ));
-                None
+            Some(v) => {
+                if dns && !names::is_dns1123_label(v) {
+                    out.push(Finding::new(
+                        RuleCode::ServiceRefInvalid,
+                        path,
+                        format!(
+                            "Invalid value: {v:?}: {} (a DNS-1123 label)",
+                            names::label_problem(v)
+                        ),
+                    ));
+                }
+                Some(v)
             }
-            Some(v) => Some(v),
         }
     };
     let name = label("name", &r.name, "name", true);
@@ -451,6 +454,48 @@ mod tests {
         assert_eq!(
             f,
             vec![(ServiceDuplicate, "spec.failoverServices[2]".into())]
+        );
+    }
+
+    #[test]
+    fn a_repeat_of_a_malformed_ref_is_also_a_duplicate() {
+        let bad = json!({"name": "Checkout", "namespace": "shop", "cluster": "remote-cluster"});
+        let object = with(
+            with(valid(), "/spec/failoverServices/1", bad.clone()),
+            "/spec/failoverServices/2",
+            bad,
+        );
+        assert_eq!(
+            spec_findings(&object),
+            vec![
+                (ServiceRefInvalid, "spec.failoverServices[1].name".into()),
+                (ServiceRefInvalid, "spec.failoverServices[2].name".into()),
+                (ServiceDuplicate, "spec.failoverServices[2]".into()),
+            ]
+        );
+        let text = messages(&object);
+        assert!(
+            text.iter().any(|m| m.ends_with(
+                "service Checkout.shop in cluster remote-cluster is already listed at spec.failoverServices[1]"
+            )),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn refs_with_an_unset_field_are_not_compared() {
+        let incomplete = json!({"name": "", "namespace": "shop", "cluster": "remote-cluster"});
+        let object = with(
+            with(valid(), "/spec/failoverServices/1", incomplete.clone()),
+            "/spec/failoverServices/2",
+            incomplete,
+        );
+        assert_eq!(
+            spec_findings(&object),
+            vec![
+                (ServiceRefInvalid, "spec.failoverServices[1].name".into()),
+                (ServiceRefInvalid, "spec.failoverServices[2].name".into()),
+            ]
         );
     }
 
