@@ -1,6 +1,5 @@
 """Rendering helpers for the chart tests: the real helm, run on the chart in this repository."""
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -86,7 +85,3 @@ def default_docs() -> list[dict]:
 @pytest.fixture(scope="session")
 def scenario_docs() -> dict[str, list[dict]]:
     return {name: render(*flags) for name, flags in SCENARIOS.items()}
-
-
-def as_json(obj) -> str:
-    return json.dumps(obj, sort_keys=True)

@@ -8,16 +8,17 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography import x509
 
-from conftest import CHART, HELM, KUBE_VERSION, NAMESPACE, RELEASE, ROOT, RenderError, helm, one, render
+from conftest import CHART, KUBE_VERSION, NAMESPACE, RELEASE, ROOT, RenderError, helm, one, render
 from fake_apiserver import FakeApiServer
 
 WEBHOOK_KINDS = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
+# Built by `make chart-test` before the tests run; a missing binary fails the tests that need it.
 BINARY = os.environ.get("FAILOVER_WEBHOOK_BIN", str(ROOT / "target" / "debug" / "failover-webhook"))
 
 
@@ -91,8 +92,6 @@ def helm_with_cluster(tmp_path, secrets):
 
 
 def test_upgrade_reuses_the_generated_certificate_found_by_lookup(tmp_path):
-    import yaml
-
     first = render()
     stored = one(first, "Secret")
     # What the cluster holds after the first install: the Secret, owned by the release.
@@ -111,8 +110,6 @@ def test_upgrade_reuses_the_generated_certificate_found_by_lookup(tmp_path):
 
 
 def test_upgrade_without_the_secret_generates_a_new_one(tmp_path):
-    import yaml
-
     out, requests = helm_with_cluster(tmp_path, {})
     assert any(r.endswith("-tls") for r in requests)
     secret = one([d for d in yaml.safe_load_all(out) if d], "Secret")
@@ -120,8 +117,6 @@ def test_upgrade_without_the_secret_generates_a_new_one(tmp_path):
 
 
 def test_a_secret_missing_a_key_is_not_reused(tmp_path):
-    import yaml
-
     stored = one(render(), "Secret")
     stored["metadata"]["annotations"].update({
         "meta.helm.sh/release-name": RELEASE,
@@ -168,7 +163,6 @@ class Server:
         self.proc.wait(10)
 
 
-@pytest.mark.skipif(not Path(BINARY).exists(), reason=f"{BINARY} not built (make chart-test builds it)")
 def test_the_server_serves_the_generated_certificate_to_a_client_trusting_the_ca_bundle(tmp_path, default_docs):
     secret = one(default_docs, "Secret")
     for key in ("tls.crt", "tls.key"):
@@ -181,6 +175,8 @@ def test_the_server_serves_the_generated_certificate_to_a_client_trusting_the_ca
         # As the API server does: trust only the caBundle, verify the name <service>.<ns>.svc.
         context = ssl.create_default_context(cadata=ca)
         conn = http.client.HTTPSConnection(host, int(port), context=context, timeout=10)
+        # Dial the loopback address but verify the Service's name, as the API server does
+        # through the Service's cluster IP.
         conn.sock = context.wrap_socket(
             socket.create_connection((host, int(port)), timeout=10),
             server_hostname=f"{service}.{NAMESPACE}.svc",

@@ -158,7 +158,6 @@ def test_image_tag_defaults_to_the_app_version(default_docs):
     assert container(default_docs)["image"].endswith(f":{app_version}")
 
 
-@pytest.mark.skipif(not Path(BINARY).exists(), reason=f"{BINARY} not built (make chart-test builds it)")
 def test_every_flag_the_chart_passes_is_known_to_the_server():
     """An unknown flag stops the server at start; settings of newer versions go in env."""
     docs = render(
