@@ -1,4 +1,4 @@
-"""Rendering helpers for the chart tests: the real helm, run on the chart in this repository."""
+"""Rendering the chart for the tests: the real helm, run on the chart in this repository."""
 
 import os
 import subprocess
