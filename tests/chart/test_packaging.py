@@ -85,3 +85,22 @@ def test_the_docker_context_holds_everything_the_build_copies():
     assert copied <= allowed, copied - allowed
     for path in copied:
         assert (ROOT / path).exists(), path
+
+
+def test_values_named_in_the_chart_readme_exist():
+    """The README's values table cannot drift from values.yaml."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    readme = (CHART / "README.md").read_text()
+    table = readme.split("## Values", 1)[1].split("\n## ", 1)[0]
+    named = [
+        name
+        for row in table.splitlines()
+        if row.startswith("| `")
+        for name in re.findall(r"`([A-Za-z][\w.]*)`", row.split("|")[1])
+    ]
+    assert len(named) >= 15
+    for name in named:
+        node = values
+        for part in name.split("."):
+            assert isinstance(node, dict) and part in node, f"README names {name}, not in values.yaml"
+            node = node[part]
