@@ -73,11 +73,31 @@ fn pki_of(server: &TestServer) -> &Pki {
     &server.pki
 }
 
+/// The expiry gauge, in unix seconds.
+async fn expiry(server: &TestServer) -> Option<i64> {
+    let text = metrics::scrape(server.probe_addr).await;
+    metrics::value(
+        &text,
+        "failover_webhook_certificate_expiry_timestamp_seconds",
+    )
+    .map(|t| t as i64)
+}
+
+/// Waits until the expiry gauge shows `not_after` (it is set just after the swap).
+async fn until_expiry(server: &TestServer, not_after: i64) {
+    eventually(Duration::from_secs(15), "the new expiry", || async {
+        (expiry(server).await == Some(not_after)).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_symlink_swap_is_served_to_new_handshakes_without_failing_a_request() {
     let (server, first) = server_on_secret_volume().await;
     assert_eq!(presented(&server).await, first.der);
+    assert_eq!(expiry(&server).await, Some(first.not_after));
     let second = pki_of(&server).server("serving-2");
+    assert_ne!(second.not_after, first.not_after);
 
     // Requests keep flowing through the swap: new connections, and one kept alive.
     let stop = Arc::new(AtomicBool::new(false));
@@ -141,11 +161,7 @@ async fn a_symlink_swap_is_served_to_new_handshakes_without_failing_a_request() 
         ),
         Some(1.0)
     );
-    let expiry = metrics::value(
-        &text,
-        "failover_webhook_certificate_expiry_timestamp_seconds",
-    );
-    assert!(expiry.is_some_and(|t| t > 1.7e9), "{text}");
+    until_expiry(&server, second.not_after).await;
     server.stop().await;
 }
 
@@ -182,10 +198,16 @@ async fn a_new_certificate_that_does_not_load_leaves_the_old_one_serving() {
     .await;
     assert_eq!(presented(&server).await, first.der);
     assert!(server.readiness.check().is_ok());
+    assert_eq!(
+        expiry(&server).await,
+        Some(first.not_after),
+        "a failed reload keeps the old expiry"
+    );
 
     // The completed rotation goes through.
     publish(&volume, "2026_11_02.3", &second.cert_pem, &second.key_pem);
     until_presented(&server, &second.der).await;
+    until_expiry(&server, second.not_after).await;
     server.stop().await;
 }
 

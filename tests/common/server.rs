@@ -17,13 +17,16 @@ use tokio::io::AsyncBufReadExt;
 use tokio::task::JoinHandle;
 
 use super::client::{self, Conn, H1, H2};
-use super::pki::Pki;
+use super::pki::{Issued, Pki};
 
 /// A server configuration with its own PKI and certificate folder, not started yet.
 pub struct Setup {
     pub config: ServerConfig,
     pub pki: Pki,
     pub dir: TempDir,
+    /// The certificate written to `tls.crt` (the server serves another when a test points
+    /// `config.tls_cert` elsewhere).
+    pub serving: Issued,
 }
 
 /// A certificate folder with `tls.crt` and `tls.key` from a fresh PKI, and a configuration
@@ -46,7 +49,12 @@ pub fn setup() -> Setup {
         limits: Limits::default(),
         reload: ReloadSettings::default(),
     };
-    Setup { config, pki, dir }
+    Setup {
+        config,
+        pki,
+        dir,
+        serving,
+    }
 }
 
 pub struct TestServer {
@@ -56,6 +64,7 @@ pub struct TestServer {
     pub readiness: Readiness,
     pub pki: Pki,
     pub dir: TempDir,
+    pub serving: Issued,
     pub task: JoinHandle<Outcome>,
 }
 
@@ -78,6 +87,7 @@ impl Setup {
             readiness,
             pki: self.pki,
             dir: self.dir,
+            serving: self.serving,
             task,
         }
     }
