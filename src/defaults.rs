@@ -170,9 +170,18 @@ mod tests {
     #[test]
     fn port_name_from_protocol() {
         for (protocol, name) in [
+            ("tcp", "tcp"),
+            ("UDP", "udp"),
+            ("grpc", "grpc"),
+            ("grpc-web", "grpc-web"),
             ("HTTP", "http"),
             ("http_proxy", "http-proxy"),
-            ("grpc-web", "grpc-web"),
+            ("Http2", "http2"),
+            ("https", "https"),
+            ("TLS", "tls"),
+            ("mongo", "mongo"),
+            ("redis", "redis"),
+            ("MySQL", "mysql"),
         ] {
             let spec = defaulted(json!({"port": {"port": 80, "protocol": protocol}}), CTX);
             assert_eq!(spec["port"]["name"], json!(name), "{protocol}");

@@ -343,6 +343,70 @@ mod tests {
         }
     }
 
+    /// The allow-list written out here, not read from the code, so dropping or misspelling
+    /// an entry fails.
+    const ISTIO_PROTOCOLS: [&str; 12] = [
+        "tcp",
+        "udp",
+        "grpc",
+        "grpc-web",
+        "http",
+        "http_proxy",
+        "http2",
+        "https",
+        "tls",
+        "mongo",
+        "redis",
+        "mysql",
+    ];
+
+    #[test]
+    fn every_protocol_of_the_allow_list_is_accepted_in_any_case() {
+        for p in ISTIO_PROTOCOLS {
+            let mixed: String = p
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            for spelling in [p.to_owned(), p.to_uppercase(), mixed] {
+                let f = spec_findings(&with(valid(), "/spec/port/protocol", json!(spelling)));
+                assert_eq!(f, vec![], "{spelling}");
+            }
+        }
+    }
+
+    #[test]
+    fn near_misses_of_the_allow_list_are_unsupported() {
+        for p in [
+            "http-proxy",
+            "grpc_web",
+            "grpcweb",
+            "http1",
+            "http3",
+            "h2",
+            "h2c",
+            "ssl",
+            "tcp ",
+            " tcp",
+            "mongodb",
+            "sctp",
+            "websocket",
+        ] {
+            let f = spec_findings(&with(valid(), "/spec/port/protocol", json!(p)));
+            assert_eq!(
+                f,
+                vec![(PortProtocolInvalid, "spec.port.protocol".into())],
+                "{p:?}"
+            );
+        }
+    }
+
     #[test]
     fn port_name_and_protocol_are_required_when_unset_absent_null_or_empty() {
         let name = || (PortNameInvalid, "spec.port.name".to_owned());

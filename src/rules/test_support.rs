@@ -89,8 +89,20 @@ pub fn all_findings(object: &Value) -> Vec<(RuleCode, String)> {
 
 /// The full findings (with messages), against the embedded topology.
 pub fn messages(object: &Value) -> Vec<String> {
-    super::validate(&decode(object), &this(object), Some(&embedded()))
+    messages_against(object, &embedded())
+}
+
+/// The full findings (with messages), against `topology`.
+pub fn messages_against(object: &Value, topology: &Topology) -> Vec<String> {
+    super::validate(&decode(object), &this(object), Some(topology))
         .into_iter()
         .map(|f| format!("{}: {}: {}", f.code, f.field, f.message))
         .collect()
+}
+
+/// The embedded topology with the objects of `yaml` (one or more documents) added.
+pub fn embedded_and(yaml: &str) -> Topology {
+    let text = format!("{}\n---\n{yaml}", crate::topology::EMBEDDED_YAML);
+    let docs = crate::manifest::parse("test topology", &text).expect("valid YAML");
+    crate::topology::snapshot::from_documents(docs).expect("a valid topology")
 }

@@ -321,6 +321,63 @@ mod tests {
         );
     }
 
+    /// A Mesh in dev-cluster whose spec has `type_key` (none when empty) besides its cluster,
+    /// and a MeshService `checkout.<namespace>` in it, with outlier detection.
+    fn mesh_with_type(name: &str, namespace: &str, type_key: &str) -> String {
+        let type_line = if type_key.is_empty() {
+            String::new()
+        } else {
+            format!("    {type_key}: {{}}\n")
+        };
+        format!(
+            "apiVersion: discovery.smh.solo.io/v1alpha1
+kind: Mesh
+metadata: {{name: {name}, namespace: service-mesh-hub}}
+spec:
+    cluster: {{name: dev-cluster, namespace: service-mesh-hub}}
+{type_line}---
+apiVersion: discovery.smh.solo.io/v1alpha1
+kind: MeshService
+metadata: {{name: checkout-{namespace}-dev-cluster, namespace: service-mesh-hub}}
+spec:
+    kubeService: {{ref: {{name: checkout, namespace: {namespace}, cluster: dev-cluster}}}}
+    mesh: {{name: {name}, namespace: service-mesh-hub}}
+status:
+    validatedTrafficPolicies:
+    - trafficPolicySpec: {{outlierDetection: {{consecutiveErrors: 5}}}}
+"
+        )
+    }
+
+    #[test]
+    fn mesh_not_istio_for_a_mesh_with_no_type_or_an_unknown_type() {
+        for (type_key, shown) in [
+            ("", "(no mesh type)"),
+            ("kuma", "(unrecognised type `kuma`)"),
+            ("consulConnect", "(Consul Connect)"),
+            ("aws_app_mesh", "(AWS App Mesh)"),
+        ] {
+            let topology = embedded_and(&mesh_with_type("odd-mesh", "odd", type_key));
+            let object = services(&[
+                svc("checkout", "shop", "dev-cluster"),
+                svc("checkout", "odd", "dev-cluster"),
+            ]);
+            assert_eq!(
+                messages_against(&object, &topology),
+                vec![format!(
+                    "MeshNotIstio: spec.failoverServices[1]: service checkout.odd in cluster \
+                     dev-cluster runs in Mesh service-mesh-hub/odd-mesh {shown}; failover \
+                     services need Istio"
+                )],
+                "{type_key:?}"
+            );
+        }
+        // The same Mesh with an Istio key is judged Istio: the finding above is the type's doing.
+        let istio = embedded_and(&mesh_with_type("odd-mesh", "odd", "istio1_7"));
+        let object = services(&[svc("checkout", "odd", "dev-cluster")]);
+        assert_eq!(messages_against(&object, &istio), Vec::<String>::new());
+    }
+
     #[test]
     fn services_in_one_mesh_need_no_virtual_mesh() {
         let f = all_findings(&services(&[
