@@ -280,6 +280,32 @@ fn the_api_server_flow_accepts_valid_objects_and_denies_invalid_ones() {
     }
 }
 
+/// A denial lists only the findings that deny as causes; one that only warns (a reference
+/// finding) comes as a warning on the same response, and is not counted as a cause.
+#[test]
+fn a_denial_has_one_cause_per_denying_finding_and_warns_the_rest() {
+    let mut request = with_port(&fixtures::json(CREATE_V1), 70000);
+    request["request"]["object"]["spec"]["cluster"] = json!("moon-cluster");
+    let response = &answer(&request, Endpoint::Validate)["response"];
+    assert_eq!(response["allowed"], false);
+    let causes = response["status"]["details"]["causes"].as_array().unwrap();
+    let fields: Vec<&str> = causes.iter().filter_map(|c| c["field"].as_str()).collect();
+    assert_eq!(fields, ["spec.port.port"]);
+    assert!(
+        !response["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("moon-cluster"),
+        "{response}"
+    );
+    assert_eq!(
+        response["warnings"],
+        json!([
+            "spec.cluster: Not found: no KubernetesCluster named \"moon-cluster\" is registered"
+        ])
+    );
+}
+
 /// A copy of `review` whose object has `port` as its whole `spec.port`.
 fn with_port_spec(review: &Value, port: Value) -> Value {
     let mut r = review.clone();
