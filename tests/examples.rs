@@ -212,3 +212,32 @@ fn the_readme_rule_table_matches_the_code() {
         "every rule code appears once in the README table"
     );
 }
+
+/// `valid/single-mesh.yaml` shows what its comment claims: several services, all in one Mesh
+/// that no VirtualMesh lists, and still allowed (its verdict is in the table above).
+#[test]
+fn the_single_mesh_example_has_two_services_in_one_mesh_outside_any_virtual_mesh() {
+    let docs = manifest::read_paths(&[examples_dir().join("valid/single-mesh.yaml")]).unwrap();
+    let topology = failover_webhook::topology::embedded();
+    let refs = docs[0].value["spec"]["failoverServices"]
+        .as_array()
+        .unwrap();
+    assert!(refs.len() >= 2, "{refs:?}");
+    let meshes: BTreeSet<String> = refs
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap();
+            let service = topology
+                .service(s("name"), s("namespace"), s("cluster"))
+                .unwrap_or_else(|| panic!("{r} is not in the embedded topology"));
+            let mesh = service.mesh.clone().unwrap();
+            assert!(
+                topology.mesh(&mesh).is_some_and(|m| m.mesh_type.is_istio()),
+                "{mesh}"
+            );
+            assert_eq!(topology.virtual_meshes_of(&mesh), &[], "{mesh}");
+            format!("{mesh}")
+        })
+        .collect();
+    assert_eq!(meshes.len(), 1, "{meshes:?}");
+}

@@ -107,7 +107,7 @@ async fn metrics_count_requests_findings_topology_and_certificate() {
         ),
         (
             r#"failover_webhook_topology_objects{kind="MeshService"}"#,
-            10.0,
+            11.0,
         ),
         (
             r#"failover_webhook_certificate_reloads_total{result="success"}"#,

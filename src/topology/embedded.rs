@@ -28,7 +28,7 @@ mod tests {
         assert_eq!(t.count(Kind::KubernetesCluster), 4);
         assert_eq!(t.count(Kind::Mesh), 5);
         assert_eq!(t.count(Kind::VirtualMesh), 2);
-        assert_eq!(t.count(Kind::MeshService), 10);
+        assert_eq!(t.count(Kind::MeshService), 11);
         assert_eq!(t.count(Kind::FailoverService), 1);
         let linkerd = ObjectRef {
             name: "linkerd-linkerd-edge-cluster".into(),
@@ -42,6 +42,15 @@ mod tests {
             t.service("checkout", "shop", "remote-cluster")
                 .is_some_and(|s| s.outlier_detection)
         );
+        // Two services in the dev-cluster mesh, which is in no VirtualMesh.
+        for ns in ["shop", "shop-standby"] {
+            assert!(
+                t.service("checkout", ns, "dev-cluster")
+                    .is_some_and(|s| s.outlier_detection
+                        && s.mesh.as_ref().map(|m| m.name.as_str())
+                            == Some("istio-istio-system-dev-cluster"))
+            );
+        }
         assert!(
             t.service("ratings", "bookinfo", "remote-cluster")
                 .is_some_and(|s| !s.outlier_detection)
