@@ -107,8 +107,9 @@ impl AdmissionResponse {
 
 /// A `metav1.Status` in the shape the API server itself uses for validation errors, so that
 /// `kubectl` prints ours like its own: 422 `Invalid`, the qualified kind and name in the
-/// message, and one cause per finding with its field path. kube's `Status` has the wire form
-/// of `metav1.Status` (empty fields left out), so the denial is built on it.
+/// message, and one cause per denying finding with its field path (findings that only warn
+/// travel as warnings). kube's `Status` has the wire form of `metav1.Status` (empty fields
+/// left out), so the denial is built on it.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
 pub struct DenialStatus(Status);
