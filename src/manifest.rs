@@ -1,12 +1,18 @@
 //! Reads Kubernetes manifests the way `kubectl` writes them: YAML or JSON, several documents per
-//! file, `kind: List` wrappers, whole folders. Used by `check` and by snapshot topologies.
+//! file, `kind: List` wrappers, whole folders. Used by `check` (with the position of every
+//! field) and by snapshot topologies (without: they are large and nobody points into them).
+
+mod positions;
+mod yaml;
 
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::Value;
+
+use positions::Tree;
+pub use positions::{Position, Positions};
 
 /// Where a document came from, for messages: `file.yaml (document 2, item 5)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +40,15 @@ impl fmt::Display for Location {
 pub struct Document {
     pub location: Location,
     pub value: Value,
+    /// Where its fields are in the file; empty when read without positions.
+    pub positions: Positions,
+}
+
+/// Whether to record where each field sits in the source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reading {
+    Values,
+    WithPositions,
 }
 
 impl Document {
@@ -64,7 +79,7 @@ pub enum ManifestError {
 /// Reads every path: files as they are, folders recursively (their `.yaml`, `.yml` and `.json`
 /// files, in name order), `-` as standard input.
 pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Document>, ManifestError> {
-    read_tree(paths).map(|read| read.documents)
+    read_tree_as(paths, Reading::Values).map(|read| read.documents)
 }
 
 /// What [`read_tree`] read, and what it passed over.
@@ -78,6 +93,15 @@ pub struct Manifests {
 
 /// Like [`read_paths`], also naming the files of the folders that were not read.
 pub fn read_tree(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
+    read_tree_as(paths, Reading::Values)
+}
+
+/// Like [`read_tree`], recording the position of every field for findings to point at.
+pub fn read_tree_with_positions(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
+    read_tree_as(paths, Reading::WithPositions)
+}
+
+fn read_tree_as(paths: &[PathBuf], reading: Reading) -> Result<Manifests, ManifestError> {
     let mut read = Manifests::default();
     for path in paths {
         if path.as_os_str() == "-" {
@@ -88,13 +112,13 @@ pub fn read_tree(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
                     path: "-".into(),
                     source,
                 })?;
-            read.documents.extend(parse("-", &text)?);
+            read.documents.extend(parse_as("-", &text, reading)?);
         } else if path.is_dir() {
             for file in files_in(path, &mut read.skipped)? {
-                read.documents.extend(read_file(&file)?);
+                read.documents.extend(read_file(&file, reading)?);
             }
         } else {
-            read.documents.extend(read_file(path)?);
+            read.documents.extend(read_file(path, reading)?);
         }
     }
     Ok(read)
@@ -127,48 +151,163 @@ fn files_in(dir: &Path, skipped: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, Mani
     Ok(files)
 }
 
-fn read_file(path: &Path) -> Result<Vec<Document>, ManifestError> {
+fn read_file(path: &Path, reading: Reading) -> Result<Vec<Document>, ManifestError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
         path: name.clone(),
         source,
     })?;
-    parse(&name, &text)
+    parse_as(&name, &text, reading)
 }
 
 /// Parses the text of one file. JSON (one or more values) when it starts with `{` or `[`,
-/// YAML otherwise; empty documents are skipped, `kind: List` documents are unwrapped.
+/// YAML 1.2 otherwise; empty documents are skipped (but counted), `kind: List` documents are
+/// unwrapped.
 pub fn parse(file: &str, text: &str) -> Result<Vec<Document>, ManifestError> {
+    parse_as(file, text, Reading::Values)
+}
+
+/// Like [`parse`], recording the position of every field.
+pub fn parse_with_positions(file: &str, text: &str) -> Result<Vec<Document>, ManifestError> {
+    parse_as(file, text, Reading::WithPositions)
+}
+
+/// One document of a file, before `kind: List` is unwrapped.
+struct Raw {
+    document: usize,
+    value: Value,
+    tree: Option<Tree>,
+}
+
+fn parse_as(file: &str, text: &str, reading: Reading) -> Result<Vec<Document>, ManifestError> {
+    let raws = if text.trim_start().starts_with(['{', '[']) {
+        read_json(file, text, reading)?
+    } else {
+        read_yaml(file, text, reading)?
+    };
+    unwrap_lists(file, raws)
+}
+
+fn parse_error(file: &str, document: usize, message: String) -> ManifestError {
+    ManifestError::Parse {
+        location: Location {
+            file: file.to_owned(),
+            document,
+            item: None,
+        },
+        message,
+    }
+}
+
+fn read_yaml(file: &str, text: &str, reading: Reading) -> Result<Vec<Raw>, ManifestError> {
+    let mut raws = Vec::new();
+    for (i, chunk) in yaml::documents(text).into_iter().enumerate() {
+        let document = i + 1;
+        let malformed = |e| parse_error(file, document, format!("malformed YAML: {e}"));
+        // A chunk holds one document; an empty one yields none and is skipped.
+        match reading {
+            Reading::Values => {
+                raws.extend(
+                    yaml::values(chunk)
+                        .map_err(malformed)?
+                        .into_iter()
+                        .map(|value| Raw {
+                            document,
+                            value,
+                            tree: None,
+                        }),
+                );
+            }
+            Reading::WithPositions => {
+                raws.extend(yaml::located(chunk).map_err(malformed)?.into_iter().map(
+                    |(value, tree)| Raw {
+                        document,
+                        value,
+                        tree: Some(tree),
+                    },
+                ));
+            }
+        }
+    }
+    Ok(raws)
+}
+
+fn read_json(file: &str, text: &str, reading: Reading) -> Result<Vec<Raw>, ManifestError> {
+    let mut raws = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut start = 0;
+    while let Some(next) = stream.next() {
+        let document = raws.len() + 1;
+        let value =
+            next.map_err(|e| parse_error(file, document, format!("malformed JSON: {e}")))?;
+        let end = stream.byte_offset();
+        let tree = match reading {
+            Reading::Values => None,
+            Reading::WithPositions => Some(json_positions(text, start, end)),
+        };
+        raws.push(Raw {
+            document,
+            value,
+            tree,
+        });
+        start = end;
+    }
+    Ok(raws)
+}
+
+/// Positions for one JSON value at `text[start..end]`. JSON is YAML 1.2 in flow style, so the
+/// YAML reader finds them; serde_json still reads the value itself (exact numbers, its
+/// errors). Should the YAML reader refuse the text, every field points at the value's start.
+fn json_positions(text: &str, start: usize, end: usize) -> Tree {
+    // Start at the value's own line, so YAML columns are the file's columns.
+    let raw = text.get(start..end).unwrap_or_default();
+    let lead = raw.len() - raw.trim_start().len();
+    let start = raw
+        .get(..lead)
+        .and_then(|ws| ws.rfind('\n'))
+        .map_or(start, |i| start + i + 1);
+    let before = text.get(..start).unwrap_or_default();
+    let value = text.get(start..end).unwrap_or_default();
+    let line_offset = before.matches('\n').count();
+    let column_offset = before.rsplit('\n').next().map_or(0, |l| l.chars().count());
+    let fallback = || {
+        let lead = value.len() - value.trim_start().len();
+        let indent = value.get(..lead).map_or(0, |ws| ws.chars().count());
+        Tree {
+            at: Position {
+                line: line_offset + 1,
+                column: column_offset + indent + 1,
+            },
+            ..Tree::default()
+        }
+    };
+    let chunk = yaml::Chunk {
+        text: value,
+        line_offset,
+    };
+    match yaml::located(chunk) {
+        Ok(docs) if docs.len() == 1 && column_offset == 0 => docs
+            .into_iter()
+            .next()
+            .map_or_else(fallback, |(_, tree)| tree),
+        _ => fallback(),
+    }
+}
+
+fn unwrap_lists(file: &str, raws: Vec<Raw>) -> Result<Vec<Document>, ManifestError> {
     let at = |document, item| Location {
         file: file.to_owned(),
         document,
         item,
     };
-    let mut values = Vec::new();
-    if text.trim_start().starts_with(['{', '[']) {
-        for (i, v) in serde_json::Deserializer::from_str(text)
-            .into_iter::<Value>()
-            .enumerate()
-        {
-            let v = v.map_err(|e| ManifestError::Parse {
-                location: at(i + 1, None),
-                message: format!("malformed JSON: {e}"),
-            })?;
-            values.push(v);
-        }
-    } else {
-        for (i, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
-            let v = Value::deserialize(doc).map_err(|e| ManifestError::Parse {
-                location: at(i + 1, None),
-                message: format!("malformed YAML: {e}"),
-            })?;
-            values.push(v);
-        }
-    }
-
+    let positions = |tree: Option<&Tree>| tree.map(Tree::flatten).unwrap_or_default();
     let mut docs = Vec::new();
-    for (i, value) in values.into_iter().enumerate() {
-        let document = i + 1;
+    for Raw {
+        document,
+        value,
+        tree,
+    } in raws
+    {
         match value {
             Value::Null => {}
             Value::Object(_) => {
@@ -183,6 +322,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Document>, ManifestError> {
                             });
                         }
                     };
+                    let item_trees = tree.as_ref().and_then(|t| t.key("items"));
                     for (j, item) in items.into_iter().enumerate() {
                         if !item.is_object() {
                             return Err(ManifestError::Parse {
@@ -193,12 +333,14 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Document>, ManifestError> {
                         docs.push(Document {
                             location: at(document, Some(j + 1)),
                             value: item,
+                            positions: positions(item_trees.and_then(|t| t.item(j))),
                         });
                     }
                 } else {
                     docs.push(Document {
                         location: at(document, None),
                         value,
+                        positions: positions(tree.as_ref()),
                     });
                 }
             }
@@ -224,6 +366,30 @@ mod tests {
         let kinds: Vec<_> = docs.iter().map(|d| d.type_meta().1).collect();
         assert_eq!(kinds, ["A", "B", "C"]);
         assert_eq!(docs[2].location.to_string(), "f.yaml (document 3, item 2)");
+    }
+
+    #[test]
+    fn positions_point_into_the_file_also_inside_lists() {
+        let text =
+            "kind: A\n---\napiVersion: v1\nkind: List\nitems:\n- kind: B\n  spec:\n    port: 1\n";
+        let docs = parse_with_positions("f.yaml", text).unwrap();
+        let b = &docs[1];
+        assert_eq!(b.location.to_string(), "f.yaml (document 2, item 1)");
+        let at = |p: &str| b.positions.of(&p.into()).map(|p| (p.line, p.column));
+        assert_eq!(at(""), Some((6, 3)));
+        assert_eq!(at("spec.port"), Some((8, 5)));
+        assert_eq!(at("spec.hostname"), Some((7, 3)));
+        assert!(parse("f.yaml", text).unwrap()[1].positions.is_empty());
+    }
+
+    #[test]
+    fn json_documents_have_positions_too() {
+        let text = "{\"kind\": \"A\"}\n{\n  \"kind\": \"B\",\n  \"spec\": {\"port\": 1}\n}\n";
+        let docs = parse_with_positions("f.json", text).unwrap();
+        let at = |p: &str| docs[1].positions.of(&p.into()).map(|p| (p.line, p.column));
+        assert_eq!(at("spec"), Some((4, 3)));
+        assert_eq!(at("spec.port"), Some((4, 12)));
+        assert_eq!(docs[1].value["spec"]["port"], 1);
     }
 
     #[test]
