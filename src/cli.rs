@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check` and `certs`. Every option also reads an environment
+//! The command line: `serve`, `check`, `explain` and `certs`. Every option also reads an environment
 //! variable `FAILOVER_WEBHOOK_<OPTION>`, so the Helm chart can configure the server either way.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -14,8 +14,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Admission webhook and offline checker for Service Mesh Hub FailoverServices",
     long_about = "Admission webhook and offline checker for Service Mesh Hub FailoverServices.\n\n\
         `serve` answers the API server's AdmissionReviews on /validate and /mutate; `check` runs \
-        the same defaults and rules over manifest files, for CI and GitOps gating; `certs` writes \
-        a CA and a serving certificate for development or self-managed installs."
+        the same defaults and rules over manifest files, for CI and GitOps gating; `explain` \
+        documents each rule; `certs` writes a CA and a serving certificate for development or \
+        self-managed installs."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,6 +32,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a CA and a serving certificate (ECDSA P-256) for the webhook Service.
     Certs(CertsArgs),
+    /// Explain a rule: what it checks, its verdict, why it exists, a bad and a fixed example.
+    Explain(ExplainArgs),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -172,6 +175,17 @@ pub struct CheckArgs {
     /// Manifest files or folders (searched recursively); `-` reads standard input.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, Args)]
+#[command(arg_required_else_help = true)]
+pub struct ExplainArgs {
+    /// The rule code, as findings name it (`PortNumberInvalid`; any case).
+    #[arg(value_name = "CODE", required_unless_present = "list")]
+    pub code: Option<String>,
+    /// List every rule: code, class and field.
+    #[arg(long, env = "FAILOVER_WEBHOOK_LIST", conflicts_with = "code")]
+    pub list: bool,
 }
 
 #[derive(Clone, Debug, Args)]

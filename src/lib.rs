@@ -24,6 +24,7 @@ pub mod cli;
 pub mod decode;
 pub mod defaults;
 pub mod engine;
+pub mod explain;
 pub mod finding;
 pub mod manifest;
 pub mod rules;

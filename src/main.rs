@@ -9,5 +9,6 @@ fn main() -> ExitCode {
         Command::Check(args) => failover_webhook::check::run(&args),
         Command::Serve(args) => failover_webhook::server::run(args),
         Command::Certs(args) => failover_webhook::certs::run(&args),
+        Command::Explain(args) => failover_webhook::explain::run(&args),
     }
 }
