@@ -1,7 +1,9 @@
 //! `failover-webhook check`: the admission defaults and rules over manifest files, for CI and
 //! GitOps gating. Exit status: 0 nothing denies, 1 some object would be denied (or looks like a
 //! FailoverService the webhook would never judge), 2 usage or input error, or no FailoverService
-//! found at all without `--allow-empty`.
+//! found at all without `--allow-empty`. The report's formats live in [`output`].
+
+pub mod output;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -11,9 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::api::{Kind, ObjectRef};
-use crate::cli::{CheckArgs, OutputFormat};
+use crate::cli::CheckArgs;
 use crate::engine::{self, Change, Review, Settings};
-use crate::finding::RuleCode;
+use crate::finding::{FieldPath, RuleCode};
 use crate::manifest::{self, Document};
 use crate::topology::{Topology, TopologyBuilder, snapshot};
 
@@ -59,6 +61,22 @@ pub struct Reported {
     pub field: String,
     pub message: String,
     pub deny: bool,
+    /// Line of the field's key in `file` (of its parent's when the field is missing); null
+    /// only for documents read without positions.
+    pub line: Option<usize>,
+    /// Column of that key, in characters.
+    pub column: Option<usize>,
+}
+
+/// One FailoverService that was checked, with its verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    pub file: String,
+    pub namespace: String,
+    pub name: String,
+    /// Where the object starts in `file`.
+    pub line: Option<usize>,
+    pub denied: bool,
 }
 
 /// What a check found.
@@ -71,6 +89,8 @@ pub struct Report {
     pub denied: usize,
     /// Objects reported as [`ReportCode::NotAFailoverService`].
     pub not_judged: usize,
+    /// Every FailoverService checked, in input order.
+    pub checked: Vec<Checked>,
 }
 
 fn is_failover_service(doc: &Document) -> bool {
@@ -145,6 +165,7 @@ pub fn check_documents(
         if let Some((field, message)) = near_miss(doc) {
             let shown = display_identity(&doc.value);
             report.not_judged += 1;
+            let at = doc.positions.of(&FieldPath::from(field));
             report.findings.push(Reported {
                 file: doc.location.file.clone(),
                 namespace: shown.namespace,
@@ -153,6 +174,8 @@ pub fn check_documents(
                 field: field.to_owned(),
                 message,
                 deny: true,
+                line: at.map(|p| p.line),
+                column: at.map(|p| p.column),
             });
         }
     }
@@ -172,9 +195,16 @@ pub fn check_documents(
         if !eval.allowed() {
             report.denied += 1;
         }
-        report
-            .findings
-            .extend(eval.findings.into_iter().map(|j| Reported {
+        report.checked.push(Checked {
+            file: doc.location.file.clone(),
+            namespace: shown.namespace.clone(),
+            name: shown.name.clone(),
+            line: doc.positions.of(&FieldPath::root()).map(|p| p.line),
+            denied: !eval.allowed(),
+        });
+        report.findings.extend(eval.findings.into_iter().map(|j| {
+            let at = doc.positions.of(&j.finding.field);
+            Reported {
                 file: doc.location.file.clone(),
                 namespace: shown.namespace.clone(),
                 name: shown.name.clone(),
@@ -182,23 +212,12 @@ pub fn check_documents(
                 field: j.finding.field.to_string(),
                 message: j.finding.message,
                 deny: j.deny,
-            }));
+                line: at.map(|p| p.line),
+                column: at.map(|p| p.column),
+            }
+        }));
     }
     report
-}
-
-/// One finding as a text line: `FILE: namespace/name: field: message (Code)`.
-pub fn text_line(r: &Reported) -> String {
-    let object = if r.namespace.is_empty() {
-        r.name.clone()
-    } else {
-        format!("{}/{}", r.namespace, r.name)
-    };
-    let verdict = if r.deny { "" } else { ", warning" };
-    format!(
-        "{}: {object}: {}: {} ({}{verdict})",
-        r.file, r.field, r.message, r.code
-    )
 }
 
 pub fn run(args: &CheckArgs) -> ExitCode {
@@ -212,7 +231,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 }
 
 fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
-    let read = manifest::read_tree(&args.paths).map_err(|e| e.to_string())?;
+    let read = manifest::read_tree_with_positions(&args.paths).map_err(|e| e.to_string())?;
     let docs = read.documents;
     let topology = if args.topology.snapshot.is_empty() {
         None
@@ -224,15 +243,7 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
     let report = check_documents(&docs, topology, &args.rules.settings());
 
     let mut out = io::stdout().lock();
-    let written = match args.output {
-        OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report.findings)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out)),
-        OutputFormat::Text => report
-            .findings
-            .iter()
-            .try_for_each(|r| writeln!(out, "{}", text_line(r))),
-    };
+    let written = output::write(args.output, &report, &mut out).and_then(|()| out.flush());
     // A closed pipe (`check … | head`) is the reader's choice, not an error of ours.
     if let Err(e) = written
         && e.kind() != io::ErrorKind::BrokenPipe
@@ -291,7 +302,7 @@ mod tests {
     use crate::topology::embedded;
 
     fn docs(text: &str) -> Vec<Document> {
-        manifest::parse("m.yaml", text).unwrap()
+        manifest::parse_with_positions("m.yaml", text).unwrap()
     }
 
     /// Two FailoverServices claiming one hostname, with another kind between them.
@@ -384,26 +395,38 @@ spec:
             ]
         );
         assert_eq!(
-            text_line(&report.findings[2]),
-            "m.yaml: n/f: apiVersion: group \"networking.mesh.gloo.solo.io\" is not \
+            output::text_line(&report.findings[2]),
+            "m.yaml:11:1: error: n/f: apiVersion: group \"networking.mesh.gloo.solo.io\" is not \
              \"networking.smh.solo.io\": the webhook only judges FailoverService of \
              networking.smh.solo.io, never this object (NotAFailoverService)"
+        );
+        assert_eq!(
+            (report.findings[0].line, report.findings[0].column),
+            (Some(2), Some(1))
         );
     }
 
     #[test]
-    fn text_lines_name_file_object_field_and_code() {
+    fn findings_carry_the_position_of_their_field() {
         let report = check_documents(
             &docs(
-                "apiVersion: networking.smh.solo.io/v1alpha1\nkind: FailoverService\nmetadata: {generateName: f-}\nspec: {}\n",
+                "apiVersion: networking.smh.solo.io/v1alpha1\nkind: FailoverService\nmetadata: {generateName: f-}\nspec:\n  hostname: a.b\n  port: {port: 70000, name: http}\n",
             ),
             None,
             &Settings::default(),
         );
-        let first = text_line(&report.findings[0]);
-        assert_eq!(
-            first,
-            "m.yaml: f-*: spec.cluster: Required value: the registered cluster where the failover service resides (ClusterRequired)"
-        );
+        let at = |code: RuleCode| {
+            let r = report
+                .findings
+                .iter()
+                .find(|r| r.code == ReportCode::Rule(code))
+                .unwrap();
+            (r.line, r.column)
+        };
+        assert_eq!(at(RuleCode::PortNumberInvalid), (Some(6), Some(10)));
+        // Missing fields point at their parent.
+        assert_eq!(at(RuleCode::ClusterRequired), (Some(4), Some(1)));
+        assert_eq!(report.checked[0].name, "f-*");
+        assert_eq!(report.checked[0].line, Some(1));
     }
 }

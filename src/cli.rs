@@ -45,9 +45,17 @@ pub enum LogFormat {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// `file:line:col: error|warning: …`, one line per finding.
     #[default]
     Text,
+    /// One JSON array of findings.
     Json,
+    /// SARIF 2.1.0, for code-scanning uploads.
+    Sarif,
+    /// JUnit XML: a test case per FailoverService, a failure per denying finding.
+    Junit,
+    /// GitHub Actions workflow commands (`::error file=…,line=…,col=…::…`).
+    Github,
 }
 
 /// Where the topology comes from; shared by `serve` and `check`.
@@ -165,7 +173,7 @@ pub struct CheckArgs {
     pub topology: TopologyArgs,
     #[command(flatten)]
     pub rules: RuleArgs,
-    /// Output format: one line per finding, or one JSON array.
+    /// Output format of the findings.
     #[arg(long, value_enum, default_value_t, env = "FAILOVER_WEBHOOK_OUTPUT")]
     pub output: OutputFormat,
     /// Exit 0 when the paths hold no FailoverService at all (by default that is exit status 2:

@@ -42,8 +42,9 @@ fn a_denied_manifest_exits_one_with_a_pathed_line() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stdout(&o),
-        "examples/spec/port-number-invalid.yaml: service-mesh-hub/port-number-invalid: spec.port.port: \
-         Invalid value: 70000: must be between 1 and 65535, inclusive (PortNumberInvalid)\n"
+        "examples/spec/port-number-invalid.yaml:11:5: error: service-mesh-hub/port-number-invalid: \
+         spec.port.port: Invalid value: 70000: must be between 1 and 65535, inclusive \
+         (run: failover-webhook explain PortNumberInvalid)\n"
     );
     assert!(
         stderr(&o).contains("reference and conflict rules were skipped"),
@@ -58,13 +59,17 @@ fn warnings_alone_exit_zero_and_strict_references_make_them_deny() {
     let o = check(&["--snapshot", SNAPSHOT, file]);
     assert_eq!(o.status.code(), Some(0));
     assert!(
-        stdout(&o).contains("(ServiceNotFound, warning)"),
+        stdout(&o).contains(": warning: ") && stdout(&o).contains("explain ServiceNotFound)"),
         "{}",
         stdout(&o)
     );
     let o = check(&["--snapshot", SNAPSHOT, "--strict-references", file]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("(ServiceNotFound)"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(": error: ") && stdout(&o).contains("explain ServiceNotFound)"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -88,9 +93,11 @@ fn json_output_is_one_array_of_findings_with_the_contract_keys() {
             keys,
             [
                 "code",
+                "column",
                 "deny",
                 "field",
                 "file",
+                "line",
                 "message",
                 "name",
                 "namespace"
@@ -106,6 +113,8 @@ fn json_output_is_one_array_of_findings_with_the_contract_keys() {
     assert_eq!(not_found["file"], "examples/reference/mesh-not-found.yaml");
     assert_eq!(not_found["namespace"], "service-mesh-hub");
     assert_eq!(not_found["name"], "mesh-not-found");
+    assert!(not_found["line"].as_u64().is_some_and(|l| l > 1));
+    assert!(not_found["column"].as_u64().is_some_and(|c| c > 1));
 }
 
 #[test]
@@ -130,7 +139,7 @@ fn reads_standard_input() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stdout(&o).starts_with("-: service-mesh-hub/port-required: spec.port: "),
+        stdout(&o).starts_with("-:7:1: error: service-mesh-hub/port-required: spec.port: "),
         "{}",
         stdout(&o)
     );

@@ -112,3 +112,26 @@ fn an_unknown_code_exits_two_with_a_suggestion() {
     assert!(err.contains("did you mean PortNumberInvalid?"), "{err}");
     assert_eq!(explain(&[]).status.code(), Some(2));
 }
+
+#[test]
+fn the_hint_in_check_output_is_a_command_that_works() {
+    let o = Command::new(env!("CARGO_BIN_EXE_failover-webhook"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check", "examples/spec/hostname-required.yaml"])
+        .output()
+        .unwrap();
+    let line = stdout(&o);
+    let hint = line
+        .trim_end()
+        .rsplit("(run: failover-webhook ")
+        .next()
+        .and_then(|h| h.strip_suffix(')'))
+        .unwrap();
+    let args: Vec<&str> = hint.split(' ').collect();
+    let o = Command::new(env!("CARGO_BIN_EXE_failover-webhook"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("HostnameRequired: "));
+}

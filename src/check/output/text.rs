@@ -1,0 +1,58 @@
+//! `file:line:col: error: …`, the line format compilers print and editors and CI problem
+//! matchers jump from.
+
+use std::io::{self, Write};
+
+use super::{Report, Reported, summary};
+
+/// One finding as a text line:
+/// `FILE:LINE:COL: error|warning: namespace/name: field: message (run: failover-webhook explain Code)`.
+pub fn text_line(r: &Reported) -> String {
+    let at = match (r.line, r.column) {
+        (Some(line), Some(column)) => format!("{}:{line}:{column}", r.file),
+        (Some(line), None) => format!("{}:{line}", r.file),
+        _ => r.file.clone(),
+    };
+    let level = if r.deny { "error" } else { "warning" };
+    format!("{at}: {level}: {}", summary(r))
+}
+
+pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    report
+        .findings
+        .iter()
+        .try_for_each(|r| writeln!(out, "{}", text_line(r)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::ReportCode;
+    use crate::finding::RuleCode;
+
+    fn finding(deny: bool, line: Option<usize>) -> Reported {
+        Reported {
+            file: "m.yaml".into(),
+            namespace: String::new(),
+            name: "f-*".into(),
+            code: ReportCode::Rule(RuleCode::ClusterRequired),
+            field: "spec.cluster".into(),
+            message: "Required value".into(),
+            deny,
+            line,
+            column: line.map(|_| 3),
+        }
+    }
+
+    #[test]
+    fn lines_name_position_level_object_field_and_how_to_read_more() {
+        assert_eq!(
+            text_line(&finding(true, Some(4))),
+            "m.yaml:4:3: error: f-*: spec.cluster: Required value (run: failover-webhook explain ClusterRequired)"
+        );
+        assert_eq!(
+            text_line(&finding(false, None)),
+            "m.yaml: warning: f-*: spec.cluster: Required value (run: failover-webhook explain ClusterRequired)"
+        );
+    }
+}
