@@ -1,8 +1,6 @@
 //! Where each field of a document sits in its source file, so a finding can point at the line
 //! an editor or a CI annotation should open.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::finding::FieldPath;
@@ -23,18 +21,20 @@ impl Position {
     }
 }
 
-/// The position of every key and list item of one document, by field path.
+/// The position of every key and list item of one document, by field path. A sorted list:
+/// every document carries one, most (snapshots) empty, so it costs no more than a `Vec` when
+/// empty and is searched by bisection when not.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Positions {
-    by_path: HashMap<FieldPath, Position>,
+    by_path: Vec<(FieldPath, Position)>,
 }
 
 impl Positions {
     /// The position of `field`'s key; for a field that is not in the source (a required field
     /// left out), that of its nearest ancestor that is. `None` only when nothing was recorded.
     pub fn of(&self, field: &FieldPath) -> Option<Position> {
-        if let Some(at) = self.by_path.get(field) {
-            return Some(*at);
+        if let Some(at) = self.get(field) {
+            return Some(at);
         }
         let path = field.as_str();
         // Ancestors end where a `.key` or `[index]` segment starts. A bracketed key holding a
@@ -42,12 +42,16 @@ impl Positions {
         path.char_indices()
             .rev()
             .filter(|(_, c)| matches!(c, '.' | '['))
-            .find_map(|(i, _)| {
-                path.get(..i)
-                    .and_then(|p| self.by_path.get(&FieldPath::from(p)))
-            })
-            .or_else(|| self.by_path.get(&FieldPath::root()))
-            .copied()
+            .find_map(|(i, _)| path.get(..i).and_then(|p| self.get(&FieldPath::from(p))))
+            .or_else(|| self.get(&FieldPath::root()))
+    }
+
+    fn get(&self, field: &FieldPath) -> Option<Position> {
+        self.by_path
+            .binary_search_by(|(p, _)| p.cmp(field))
+            .ok()
+            .and_then(|i| self.by_path.get(i))
+            .map(|(_, at)| *at)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -89,12 +93,13 @@ impl Tree {
 
     /// Every position under this node, keyed by the field paths the rules report.
     pub(crate) fn flatten(&self) -> Positions {
-        let mut by_path = HashMap::new();
+        let mut by_path = Vec::new();
         self.flatten_into(FieldPath::root(), &mut by_path);
+        by_path.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Positions { by_path }
     }
 
-    fn flatten_into(&self, path: FieldPath, out: &mut HashMap<FieldPath, Position>) {
+    fn flatten_into(&self, path: FieldPath, out: &mut Vec<(FieldPath, Position)>) {
         match &self.children {
             Children::None => {}
             Children::Map(entries) => {
@@ -108,7 +113,7 @@ impl Tree {
                 }
             }
         }
-        out.insert(path, self.at);
+        out.push((path, self.at));
     }
 }
 
