@@ -370,6 +370,20 @@ mod tests {
     }
 
     #[test]
+    fn an_alias_bomb_is_refused_not_expanded() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let err = located(documents(&text)[0]).unwrap_err();
+        assert!(err.contains("alias") || err.contains("budget"), "{err}");
+    }
+
+    #[test]
     fn duplicate_keys_are_an_error() {
         let err = located(documents("a: 1\na: 2\n")[0]).unwrap_err();
         assert!(err.contains("duplicate"), "{err}");
