@@ -316,10 +316,12 @@ fn unwrap_lists(file: &str, raws: Vec<Raw>) -> Result<Vec<Document>, ManifestErr
     {
         match value {
             Value::Null => {}
-            Value::Object(_) => {
-                if value.get("kind").and_then(Value::as_str) == Some("List") {
-                    let items = match value.get("items") {
-                        Some(Value::Array(items)) => items.clone(),
+            Value::Object(mut object) => {
+                if object.get("kind").and_then(Value::as_str) == Some("List") {
+                    // Taken, not cloned: a snapshot is mostly one List, and a copy of its
+                    // items would double the peak memory of loading it.
+                    let items = match object.remove("items") {
+                        Some(Value::Array(items)) => items,
                         None | Some(Value::Null) => Vec::new(),
                         Some(_) => {
                             return Err(ManifestError::Parse {
@@ -328,6 +330,7 @@ fn unwrap_lists(file: &str, raws: Vec<Raw>) -> Result<Vec<Document>, ManifestErr
                             });
                         }
                     };
+                    docs.reserve(items.len());
                     let item_trees = tree.as_ref().and_then(|t| t.key("items"));
                     for (j, item) in items.into_iter().enumerate() {
                         if !item.is_object() {
@@ -345,7 +348,7 @@ fn unwrap_lists(file: &str, raws: Vec<Raw>) -> Result<Vec<Document>, ManifestErr
                 } else {
                     docs.push(Document {
                         location: at(document, None),
-                        value,
+                        value: Value::Object(object),
                         positions: positions(tree.as_ref()),
                     });
                 }
