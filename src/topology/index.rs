@@ -1,9 +1,10 @@
-use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{Kind, Mesh, MeshService, MeshType, ObjectRef, VirtualMesh};
+use super::cow_map::CowMap;
+use super::decode::{MeshServiceObject, TopologyObject, decode};
+use crate::api::{Kind, MeshType, ObjectRef};
 
 /// Why one topology object could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +20,7 @@ pub enum TopologyError {
 }
 
 /// What the rules need to know of one MeshService.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ServiceEntry {
     /// The MeshService object itself, for messages.
     pub mesh_service: ObjectRef,
@@ -37,21 +38,96 @@ pub struct MeshEntry {
     pub cluster: Option<String>,
 }
 
-/// The topology index. Build one with [`TopologyBuilder`] or a source in this module.
+/// The topology index. Build one with [`TopologyBuilder`], or keep one up to date with the
+/// per-kind `apply_*`/`delete_*` pairs; cloning it is O(1) (see `cow_map`), so a writer can
+/// publish a snapshot after every change.
+///
+/// Every object is keyed by its own namespace and name, and each kind's maps are derived from
+/// that kind's objects alone, so applying or deleting one object touches only its own kind.
 #[derive(Clone, Debug, Default)]
 pub struct Topology {
-    clusters: HashSet<String>,
-    services: HashMap<String, ServiceEntry>,
-    meshes: HashMap<String, MeshEntry>,
-    virtual_meshes_by_mesh: HashMap<String, Vec<ObjectRef>>,
-    hostnames: HashMap<String, Vec<ObjectRef>>,
-    counts: [usize; Kind::ALL.len()],
+    clusters: Clusters,
+    services: Services,
+    meshes: Meshes,
+    virtual_meshes: VirtualMeshes,
+    failover_services: FailoverServices,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Clusters {
+    /// Every KubernetesCluster object.
+    objects: CowMap<()>,
+    /// Cluster name → how many objects register it (one per namespace at most).
+    names: CowMap<u32>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Services {
+    /// MeshService object → the service-ref key it claims, if any.
+    objects: CowMap<Option<Arc<str>>>,
+    /// Service-ref key → every MeshService claiming it, sorted by object; the first answers.
+    by_ref: CowMap<Arc<[ServiceEntry]>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Meshes {
+    by_key: CowMap<Arc<MeshEntry>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct VirtualMeshes {
+    /// VirtualMesh object → its member meshes.
+    members: CowMap<Arc<[ObjectRef]>>,
+    /// Mesh → the VirtualMeshes listing it, sorted.
+    by_mesh: CowMap<Arc<[ObjectRef]>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct FailoverServices {
+    /// FailoverService object → the hostname it claims, if any.
+    hosts: CowMap<Option<Arc<str>>>,
+    /// Hostname → the FailoverServices claiming it, sorted.
+    by_host: CowMap<Arc<[ObjectRef]>>,
 }
 
 /// One hash key for a (name, namespace[, cluster]) triple. A NUL byte cannot appear in a
 /// Kubernetes name, so the join is unambiguous for every real object.
 fn key(parts: &[&str]) -> String {
     parts.join("\0")
+}
+
+fn object_key(me: &ObjectRef) -> String {
+    key(&[&me.name, &me.namespace])
+}
+
+/// Adds `item` to the sorted list at `k`, replacing the entry `same` matches.
+fn list_upsert<T: Clone + Ord>(
+    map: &mut CowMap<Arc<[T]>>,
+    k: &str,
+    item: T,
+    same: impl Fn(&T) -> bool,
+) {
+    let mut list: Vec<T> = map
+        .get(k)
+        .map(|l| l.iter().filter(|t| !same(t)).cloned().collect())
+        .unwrap_or_default();
+    let at = list.partition_point(|t| *t < item);
+    list.insert(at, item);
+    map.insert(k, list.into());
+}
+
+/// Removes the entries `same` matches from the list at `k`, and the list when it empties.
+fn list_remove<T: Clone>(map: &mut CowMap<Arc<[T]>>, k: &str, same: impl Fn(&T) -> bool) {
+    let Some(list) = map.get(k) else { return };
+    if !list.iter().any(&same) {
+        return;
+    }
+    let rest: Vec<T> = list.iter().filter(|t| !same(t)).cloned().collect();
+    if rest.is_empty() {
+        map.remove(k);
+    } else {
+        map.insert(k, rest.into());
+    }
 }
 
 impl Topology {
@@ -65,33 +141,186 @@ impl Topology {
     }
 
     pub fn is_cluster_registered(&self, cluster: &str) -> bool {
-        self.clusters.contains(cluster)
+        self.clusters.names.contains_key(cluster)
     }
 
     /// The MeshService that stands for the Kubernetes service `name.namespace` in `cluster`.
+    /// When several claim it, the first by namespace and name answers.
     pub fn service(&self, name: &str, namespace: &str, cluster: &str) -> Option<&ServiceEntry> {
-        self.services.get(&key(&[name, namespace, cluster]))
+        self.services
+            .by_ref
+            .get(&key(&[name, namespace, cluster]))
+            .and_then(|claimants| claimants.first())
     }
 
     pub fn mesh(&self, mesh: &ObjectRef) -> Option<&MeshEntry> {
-        self.meshes.get(&key(&[&mesh.name, &mesh.namespace]))
+        self.meshes.by_key.get(&object_key(mesh)).map(|m| &**m)
     }
 
     /// The VirtualMeshes that list `mesh`, sorted.
     pub fn virtual_meshes_of(&self, mesh: &ObjectRef) -> &[ObjectRef] {
-        self.virtual_meshes_by_mesh
-            .get(&key(&[&mesh.name, &mesh.namespace]))
-            .map_or(&[], Vec::as_slice)
+        self.virtual_meshes
+            .by_mesh
+            .get(&object_key(mesh))
+            .map_or(&[], |l| &**l)
     }
 
     /// The FailoverServices that claim `hostname`, sorted.
     pub fn hostname_owners(&self, hostname: &str) -> &[ObjectRef] {
-        self.hostnames.get(hostname).map_or(&[], Vec::as_slice)
+        self.failover_services
+            .by_host
+            .get(hostname)
+            .map_or(&[], |l| &**l)
     }
 
-    /// How many objects of `kind` the index was built from.
+    /// How many objects of `kind` the index holds.
     pub fn count(&self, kind: Kind) -> usize {
-        self.counts.get(kind as usize).copied().unwrap_or_default()
+        match kind {
+            Kind::KubernetesCluster => self.clusters.objects.len(),
+            Kind::MeshService => self.services.objects.len(),
+            Kind::Mesh => self.meshes.by_key.len(),
+            Kind::VirtualMesh => self.virtual_meshes.members.len(),
+            Kind::FailoverService => self.failover_services.hosts.len(),
+        }
+    }
+
+    /// Adds or replaces one object.
+    pub fn apply(&mut self, object: TopologyObject) {
+        match object {
+            TopologyObject::KubernetesCluster { me } => self.apply_kubernetes_cluster(&me),
+            TopologyObject::MeshService(ms) => self.apply_mesh_service(ms),
+            TopologyObject::Mesh { me, entry } => self.apply_mesh(&me, entry),
+            TopologyObject::VirtualMesh { me, members } => self.apply_virtual_mesh(&me, members),
+            TopologyObject::FailoverService { me, hostname } => {
+                self.apply_failover_service(&me, hostname.as_deref())
+            }
+        }
+    }
+
+    /// Removes one object; an object the index does not hold is ignored.
+    pub fn delete(&mut self, kind: Kind, me: &ObjectRef) {
+        match kind {
+            Kind::KubernetesCluster => self.delete_kubernetes_cluster(me),
+            Kind::MeshService => self.delete_mesh_service(me),
+            Kind::Mesh => self.delete_mesh(me),
+            Kind::VirtualMesh => self.delete_virtual_mesh(me),
+            Kind::FailoverService => self.delete_failover_service(me),
+        }
+    }
+
+    /// Replaces everything of `kind` with what `other` holds of it (a re-list's result).
+    pub fn replace_kind(&mut self, kind: Kind, other: &Topology) {
+        match kind {
+            Kind::KubernetesCluster => self.clusters = other.clusters.clone(),
+            Kind::MeshService => self.services = other.services.clone(),
+            Kind::Mesh => self.meshes = other.meshes.clone(),
+            Kind::VirtualMesh => self.virtual_meshes = other.virtual_meshes.clone(),
+            Kind::FailoverService => self.failover_services = other.failover_services.clone(),
+        }
+    }
+
+    pub fn apply_kubernetes_cluster(&mut self, me: &ObjectRef) {
+        // The name is part of the object's key, so a modification cannot change it.
+        if self.clusters.objects.insert(&object_key(me), ()).is_none() {
+            let n = self.clusters.names.get(&me.name).copied().unwrap_or(0);
+            self.clusters.names.insert(&me.name, n.saturating_add(1));
+        }
+    }
+
+    pub fn delete_kubernetes_cluster(&mut self, me: &ObjectRef) {
+        if self.clusters.objects.remove(&object_key(me)).is_some() {
+            match self.clusters.names.get(&me.name).copied() {
+                Some(n) if n > 1 => {
+                    self.clusters.names.insert(&me.name, n - 1);
+                }
+                _ => {
+                    self.clusters.names.remove(&me.name);
+                }
+            }
+        }
+    }
+
+    pub fn apply_mesh_service(&mut self, ms: MeshServiceObject) {
+        self.delete_mesh_service(&ms.me);
+        let ref_key: Option<Arc<str>> = ms
+            .service_ref
+            .as_ref()
+            .map(|r| key(&[&r.name, &r.namespace, &r.cluster]).into());
+        self.services
+            .objects
+            .insert(&object_key(&ms.me), ref_key.clone());
+        if let Some(ref_key) = ref_key {
+            let entry = ServiceEntry {
+                mesh_service: ms.me,
+                mesh: ms.mesh,
+                outlier_detection: ms.outlier_detection,
+            };
+            let me = entry.mesh_service.clone();
+            list_upsert(&mut self.services.by_ref, &ref_key, entry, |e| {
+                e.mesh_service == me
+            });
+        }
+    }
+
+    pub fn delete_mesh_service(&mut self, me: &ObjectRef) {
+        if let Some(Some(ref_key)) = self.services.objects.remove(&object_key(me)) {
+            list_remove(&mut self.services.by_ref, &ref_key, |e| {
+                e.mesh_service == *me
+            });
+        }
+    }
+
+    pub fn apply_mesh(&mut self, me: &ObjectRef, entry: MeshEntry) {
+        self.meshes.by_key.insert(&object_key(me), Arc::new(entry));
+    }
+
+    pub fn delete_mesh(&mut self, me: &ObjectRef) {
+        self.meshes.by_key.remove(&object_key(me));
+    }
+
+    /// `members` must be sorted and without duplicates (as [`decode`](super::decode) gives
+    /// them).
+    pub fn apply_virtual_mesh(&mut self, me: &ObjectRef, members: Vec<ObjectRef>) {
+        self.delete_virtual_mesh(me);
+        for m in &members {
+            list_upsert(
+                &mut self.virtual_meshes.by_mesh,
+                &object_key(m),
+                me.clone(),
+                |v| v == me,
+            );
+        }
+        self.virtual_meshes
+            .members
+            .insert(&object_key(me), members.into());
+    }
+
+    pub fn delete_virtual_mesh(&mut self, me: &ObjectRef) {
+        if let Some(old) = self.virtual_meshes.members.remove(&object_key(me)) {
+            for m in old.iter() {
+                list_remove(&mut self.virtual_meshes.by_mesh, &object_key(m), |v| {
+                    v == me
+                });
+            }
+        }
+    }
+
+    pub fn apply_failover_service(&mut self, me: &ObjectRef, hostname: Option<&str>) {
+        self.delete_failover_service(me);
+        self.failover_services
+            .hosts
+            .insert(&object_key(me), hostname.map(Arc::from));
+        if let Some(host) = hostname {
+            list_upsert(&mut self.failover_services.by_host, host, me.clone(), |v| {
+                v == me
+            });
+        }
+    }
+
+    pub fn delete_failover_service(&mut self, me: &ObjectRef) {
+        if let Some(Some(host)) = self.failover_services.hosts.remove(&object_key(me)) {
+            list_remove(&mut self.failover_services.by_host, &host, |v| v == me);
+        }
     }
 }
 
@@ -101,120 +330,11 @@ pub struct TopologyBuilder {
     topology: Topology,
 }
 
-fn object_ref(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> ObjectRef {
-    ObjectRef {
-        name: meta.name.clone().unwrap_or_default(),
-        namespace: meta.namespace.clone().unwrap_or_default(),
-    }
-}
-
-fn read<'a, T: Deserialize<'a>>(kind: Kind, value: &'a Value) -> Result<T, TopologyError> {
-    T::deserialize(value).map_err(|source| TopologyError::Malformed {
-        kind,
-        name: display_name(value),
-        source,
-    })
-}
-
-fn display_name(value: &Value) -> String {
-    let meta = value.get("metadata");
-    let field = |k| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
-    match (field("namespace"), field("name")) {
-        (Some(ns), Some(n)) => format!("{ns}/{n}"),
-        (None, Some(n)) => n.to_owned(),
-        _ => "(unnamed)".to_owned(),
-    }
-}
-
 impl TopologyBuilder {
-    /// Adds one object of a known kind. Objects of other kinds are the caller's to skip (see
-    /// [`Kind::from_type_meta`]).
+    /// Adds (or replaces) one object of a known kind. Objects of other kinds are the caller's
+    /// to skip (see [`Kind::from_type_meta`]).
     pub fn insert(&mut self, kind: Kind, value: &Value) -> Result<(), TopologyError> {
-        let t = &mut self.topology;
-        match kind {
-            Kind::KubernetesCluster => {
-                if let Some(name) = value.pointer("/metadata/name").and_then(Value::as_str) {
-                    t.clusters.insert(name.to_owned());
-                }
-            }
-            Kind::MeshService => {
-                let ms: MeshService = read(kind, value)?;
-                let spec = ms.spec.unwrap_or_default();
-                if let Some(r) = spec.kube_service.and_then(|k| k.service_ref) {
-                    let outlier_detection = ms
-                        .status
-                        .and_then(|s| s.validated_traffic_policies)
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|p| {
-                            p.traffic_policy_spec
-                                .as_ref()
-                                .and_then(|s| s.outlier_detection.as_ref())
-                                .is_some_and(|od| !od.is_null())
-                        });
-                    t.services.insert(
-                        key(&[&r.name, &r.namespace, &r.cluster]),
-                        ServiceEntry {
-                            mesh_service: object_ref(&ms.metadata),
-                            mesh: spec.mesh.filter(|m| !m.name.is_empty()),
-                            outlier_detection,
-                        },
-                    );
-                }
-            }
-            Kind::Mesh => {
-                let mesh: Mesh = read(kind, value)?;
-                let spec = mesh.spec.unwrap_or_default();
-                let me = object_ref(&mesh.metadata);
-                t.meshes.insert(
-                    key(&[&me.name, &me.namespace]),
-                    MeshEntry {
-                        mesh_type: MeshType::from_spec_keys(
-                            spec.mesh_type.keys().map(String::as_str),
-                        ),
-                        cluster: spec.cluster.map(|c| c.name).filter(|c| !c.is_empty()),
-                    },
-                );
-            }
-            Kind::VirtualMesh => {
-                let vm: VirtualMesh = read(kind, value)?;
-                let me = object_ref(&vm.metadata);
-                let mut members = vm.spec.and_then(|s| s.meshes).unwrap_or_default();
-                members.sort();
-                members.dedup();
-                for m in members {
-                    let groups = t
-                        .virtual_meshes_by_mesh
-                        .entry(key(&[&m.name, &m.namespace]))
-                        .or_default();
-                    groups.push(me.clone());
-                    groups.sort();
-                }
-            }
-            Kind::FailoverService => {
-                // Other FailoverServices are read leniently: the CRD has no schema, so one
-                // malformed object must not stop the index from being built.
-                if let Some(host) = value.pointer("/spec/hostname").and_then(Value::as_str) {
-                    let owners = t.hostnames.entry(host.to_owned()).or_default();
-                    owners.push(ObjectRef {
-                        name: value
-                            .pointer("/metadata/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        namespace: value
-                            .pointer("/metadata/namespace")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                    });
-                    owners.sort();
-                }
-            }
-        }
-        if let Some(count) = t.counts.get_mut(kind as usize) {
-            *count += 1;
-        }
+        self.topology.apply(decode(kind, value)?);
         Ok(())
     }
 
@@ -317,5 +437,126 @@ mod tests {
             )
             .unwrap_err();
         assert!(err.to_string().starts_with("VirtualMesh smh/vm: "), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod apply_delete_tests {
+    use super::*;
+    use crate::api::ClusterObjectRef;
+
+    fn r(ns: &str, name: &str) -> ObjectRef {
+        ObjectRef {
+            name: name.into(),
+            namespace: ns.into(),
+        }
+    }
+
+    fn ms(name: &str, svc: &str) -> MeshServiceObject {
+        MeshServiceObject {
+            me: r("smh", name),
+            service_ref: Some(ClusterObjectRef {
+                name: svc.into(),
+                namespace: "ns".into(),
+                cluster: "c1".into(),
+            }),
+            mesh: Some(r("smh", "m1")),
+            outlier_detection: false,
+        }
+    }
+
+    #[test]
+    fn a_modified_mesh_service_releases_its_old_service_ref() {
+        let mut t = Topology::empty();
+        t.apply_mesh_service(ms("a", "old"));
+        t.apply_mesh_service(ms("a", "new"));
+        assert!(t.service("old", "ns", "c1").is_none());
+        assert_eq!(t.service("new", "ns", "c1").unwrap().mesh_service.name, "a");
+        assert_eq!(t.count(Kind::MeshService), 1);
+    }
+
+    #[test]
+    fn two_mesh_services_claiming_one_ref_survive_each_others_delete() {
+        let mut t = Topology::empty();
+        t.apply_mesh_service(ms("b", "svc"));
+        t.apply_mesh_service(ms("a", "svc"));
+        assert_eq!(t.service("svc", "ns", "c1").unwrap().mesh_service.name, "a");
+        t.delete_mesh_service(&r("smh", "a"));
+        assert_eq!(t.service("svc", "ns", "c1").unwrap().mesh_service.name, "b");
+        t.delete_mesh_service(&r("smh", "a"));
+        assert_eq!(t.service("svc", "ns", "c1").unwrap().mesh_service.name, "b");
+        t.delete_mesh_service(&r("smh", "b"));
+        assert!(t.service("svc", "ns", "c1").is_none());
+        assert_eq!(t.count(Kind::MeshService), 0);
+    }
+
+    #[test]
+    fn virtual_mesh_membership_follows_apply_and_delete() {
+        let mut t = Topology::empty();
+        t.apply_virtual_mesh(&r("smh", "vm1"), vec![r("smh", "m1"), r("smh", "m2")]);
+        t.apply_virtual_mesh(&r("smh", "vm2"), vec![r("smh", "m1")]);
+        assert_eq!(
+            t.virtual_meshes_of(&r("smh", "m1")),
+            &[r("smh", "vm1"), r("smh", "vm2")]
+        );
+        // m1 leaves vm1.
+        t.apply_virtual_mesh(&r("smh", "vm1"), vec![r("smh", "m2")]);
+        assert_eq!(t.virtual_meshes_of(&r("smh", "m1")), &[r("smh", "vm2")]);
+        t.delete_virtual_mesh(&r("smh", "vm2"));
+        assert!(t.virtual_meshes_of(&r("smh", "m1")).is_empty());
+        assert_eq!(t.virtual_meshes_of(&r("smh", "m2")), &[r("smh", "vm1")]);
+    }
+
+    #[test]
+    fn a_hostname_is_freed_by_delete_and_by_a_changed_hostname() {
+        let mut t = Topology::empty();
+        t.apply_failover_service(&r("a", "f"), Some("h1"));
+        t.apply_failover_service(&r("b", "g"), Some("h1"));
+        assert_eq!(t.hostname_owners("h1"), &[r("a", "f"), r("b", "g")]);
+        t.apply_failover_service(&r("a", "f"), Some("h2"));
+        assert_eq!(t.hostname_owners("h1"), &[r("b", "g")]);
+        t.delete_failover_service(&r("b", "g"));
+        assert!(t.hostname_owners("h1").is_empty());
+        assert_eq!(t.count(Kind::FailoverService), 1);
+    }
+
+    #[test]
+    fn a_cluster_name_stays_registered_while_any_object_registers_it() {
+        let mut t = Topology::empty();
+        t.apply_kubernetes_cluster(&r("a", "c1"));
+        t.apply_kubernetes_cluster(&r("b", "c1"));
+        t.apply_kubernetes_cluster(&r("b", "c1"));
+        t.delete_kubernetes_cluster(&r("a", "c1"));
+        assert!(t.is_cluster_registered("c1"));
+        t.delete_kubernetes_cluster(&r("b", "c1"));
+        assert!(!t.is_cluster_registered("c1"));
+    }
+
+    #[test]
+    fn a_published_snapshot_does_not_see_later_changes() {
+        let mut t = Topology::empty();
+        t.apply_mesh(
+            &r("smh", "m1"),
+            MeshEntry {
+                mesh_type: MeshType::Istio,
+                cluster: None,
+            },
+        );
+        let published = t.clone();
+        t.delete_mesh(&r("smh", "m1"));
+        assert!(published.mesh(&r("smh", "m1")).is_some());
+        assert!(t.mesh(&r("smh", "m1")).is_none());
+    }
+
+    #[test]
+    fn replace_kind_swaps_one_kind_only() {
+        let mut live = Topology::empty();
+        live.apply_kubernetes_cluster(&r("smh", "c1"));
+        live.apply_failover_service(&r("a", "f"), Some("h"));
+        let mut relisted = Topology::empty();
+        relisted.apply_kubernetes_cluster(&r("smh", "c2"));
+        live.replace_kind(Kind::KubernetesCluster, &relisted);
+        assert!(!live.is_cluster_registered("c1") && live.is_cluster_registered("c2"));
+        assert_eq!(live.hostname_owners("h"), &[r("a", "f")]);
     }
 }
