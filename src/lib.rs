@@ -28,6 +28,7 @@ pub mod explain;
 pub mod finding;
 pub mod manifest;
 pub mod rules;
+pub mod serve;
 pub mod server;
 pub mod status;
 pub mod topology;

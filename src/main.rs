@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => failover_webhook::check::run(&args),
-        Command::Serve(args) => failover_webhook::server::run(args),
+        Command::Serve(args) => failover_webhook::serve::run(args),
         Command::Certs(args) => failover_webhook::certs::run(&args),
         Command::Explain(args) => failover_webhook::explain::run(&args),
     }

@@ -176,13 +176,17 @@ async fn start_up_failures_exit_2_with_the_reason() {
         "127.0.0.1:0",
     ];
 
-    let (code, err) =
-        run(&[&base[..], &["--tls-cert", cert, "--tls-key", key, "--kube"]].concat()).await;
-    assert_eq!(code, Some(2));
-    assert!(
-        err.contains("live cluster topology source is not available in this version"),
-        "{err}"
-    );
+    // `--kube` with no in-cluster configuration and a kubeconfig that does not exist.
+    let out = tokio::process::Command::new(binary())
+        .args([&base[..], &["--tls-cert", cert, "--tls-key", key, "--kube"]].concat())
+        .env("KUBECONFIG", dir.join("no-such-kubeconfig"))
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--kube: no cluster configuration"), "{err}");
 
     let bad = dir.join("bad.yaml");
     std::fs::write(

@@ -56,6 +56,17 @@ impl Kind {
         }
     }
 
+    /// The resource name in API paths (`kubectl get <plural>`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::KubernetesCluster => "kubernetesclusters",
+            Kind::MeshService => "meshservices",
+            Kind::Mesh => "meshes",
+            Kind::VirtualMesh => "virtualmeshes",
+            Kind::FailoverService => "failoverservices",
+        }
+    }
+
     pub fn group(self) -> &'static str {
         match self {
             Kind::KubernetesCluster | Kind::MeshService | Kind::Mesh => DISCOVERY_GROUP,

@@ -20,12 +20,6 @@ use crate::topology::snapshot::SnapshotError;
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// `--kube` was given: the live cluster source belongs to a later version.
-    #[error(
-        "--kube: the live cluster topology source is not available in this version; \
-         use --snapshot PATH, or no source for the embedded demo topology"
-    )]
-    KubeUnavailable,
     /// A `--snapshot` file could not be read or indexed; the message names the file and the
     /// document index.
     #[error("topology snapshot: {0}")]

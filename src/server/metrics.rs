@@ -165,6 +165,11 @@ impl Metrics {
         }
     }
 
+    /// For metrics kept elsewhere (the cluster watchers) to join the served registry.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// Counts one answered request. `summary` is absent when the request was not an
     /// AdmissionReview.
     pub fn observe_request(

@@ -1,6 +1,6 @@
-//! The admission server, as a life cycle: [`run`] reads the topology source and the
-//! configuration, [`Server::bind`] loads the certificate and binds both listeners,
-//! [`Server::serve`] accepts and answers until a shutdown, then drains.
+//! The admission server, as a life cycle: [`Server::bind`] loads the certificate and binds both
+//! listeners, [`Server::serve`] accepts and answers until a shutdown, then drains. Process
+//! setup (runtime, logging, topology source, exit codes) is `crate::serve`'s.
 //!
 //! - `connection`: accept loops, TLS handshake, HTTP/1.1 and HTTP/2 per connection
 //! - `handlers`: `/validate` and `/mutate` over HTTP; `deadline`: the time a request may
@@ -40,7 +40,8 @@ pub use shutdown::ShutdownHandle;
 
 use crate::cli::ServeArgs;
 use crate::engine::Settings;
-use crate::topology::{SharedTopology, Topology, embedded, snapshot};
+use crate::topology::SharedTopology;
+use crate::topology::watch::WatchMetrics;
 use connection::Http;
 use handlers::AppState;
 use metrics::Metrics;
@@ -93,6 +94,8 @@ pub struct ServerConfig {
     pub topology_synced: bool,
     pub limits: Limits,
     pub reload: ReloadSettings,
+    /// The cluster watchers' metrics, served on `/metrics` beside the server's own.
+    pub watch_metrics: Option<WatchMetrics>,
 }
 
 impl ServerConfig {
@@ -108,6 +111,7 @@ impl ServerConfig {
             topology_synced: true,
             limits: Limits::default(),
             reload: ReloadSettings::default(),
+            watch_metrics: None,
         }
     }
 }
@@ -150,7 +154,11 @@ impl Server {
     /// Step one: load the serving certificate (a certificate that does not load is fatal here;
     /// later, a bad one is only logged) and bind both listeners.
     pub async fn bind(config: ServerConfig) -> Result<Server, Error> {
-        let metrics = Arc::new(Metrics::new());
+        let mut metrics = Metrics::new();
+        if let Some(watch) = &config.watch_metrics {
+            watch.register(metrics.registry_mut());
+        }
+        let metrics = Arc::new(metrics);
         let resolver = Arc::new(CertResolver::new());
         let mut reloader = Reloader::new(
             config.tls_cert.clone(),
@@ -289,62 +297,4 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Bind { addr, source })
-}
-
-/// Where the rules' view of the cluster comes from.
-fn topology_source(args: &ServeArgs) -> Result<Topology, Error> {
-    if args.kube {
-        return Err(Error::KubeUnavailable);
-    }
-    if args.topology.snapshot.is_empty() {
-        tracing::info!(
-            "no --snapshot given: serving with the embedded demo topology; \
-             reference and conflict rules judge against demo objects, not your cluster"
-        );
-        return Ok(embedded());
-    }
-    let topology = snapshot::load(&args.topology.snapshot)?;
-    tracing::info!(
-        files = ?args.topology.snapshot,
-        "topology loaded from snapshot"
-    );
-    Ok(topology)
-}
-
-/// `failover-webhook serve`: exit 0 after a clean drain, 1 when the drain was cut short, 2
-/// when the server could not start.
-pub fn run(args: ServeArgs) -> ExitCode {
-    logging::init(args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %Error::Runtime(e), "cannot start");
-            return ExitCode::from(2);
-        }
-    };
-    let code = runtime.block_on(async {
-        match start(&args).await {
-            Ok(code) => code,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start");
-                ExitCode::from(2)
-            }
-        }
-    });
-    // Connections cut by an aborted drain must not hold the process.
-    runtime.shutdown_timeout(Duration::from_millis(250));
-    code
-}
-
-async fn start(args: &ServeArgs) -> Result<ExitCode, Error> {
-    // Other users of rustls in the process use the same provider as the server.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let topology = topology_source(args)?;
-    let server = Server::bind(ServerConfig::from_args(args, SharedTopology::new(topology))).await?;
-    shutdown::on_signals(server.shutdown_handle())?;
-    let outcome = server.serve(Duration::from_secs(args.shutdown_grace)).await;
-    Ok(outcome.exit_code())
 }

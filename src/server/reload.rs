@@ -49,14 +49,72 @@ pub struct Reloader {
     key: PathBuf,
     resolver: Arc<CertResolver>,
     metrics: Arc<Metrics>,
-    settings: ReloadSettings,
     /// The contents last tried, loaded or not: the same bytes are not parsed (or counted as
     /// a failure) twice.
     last: (Vec<u8>, Vec<u8>),
+    watch: FolderWatch,
+}
+
+/// The folder watch, debounce and poll of a set of files, shared by everything the server
+/// reloads from disk (the serving certificate, snapshot files).
+pub struct FolderWatch {
+    settings: ReloadSettings,
+    poll: Option<tokio::time::Interval>,
     events: mpsc::Receiver<()>,
     /// Kept so that `events` never closes, even without a watcher.
     _sender: mpsc::Sender<()>,
     _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl FolderWatch {
+    /// Starts watching the folders holding `paths` (a folder path is watched itself) at once,
+    /// so that no change after this call can be missed. `what` names the files in logs.
+    pub fn new(paths: &[&PathBuf], settings: ReloadSettings, what: &str) -> FolderWatch {
+        let (sender, events) = mpsc::channel::<()>(1);
+        let watcher = if settings.watch {
+            watch(&folders(paths), sender.clone())
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        error = %e,
+                        poll_seconds = settings.poll_interval.as_secs_f64(),
+                        "cannot watch the {what} folders; polling only"
+                    );
+                })
+                .ok()
+        } else {
+            None
+        };
+        FolderWatch {
+            settings,
+            poll: None,
+            events,
+            _sender: sender,
+            _watcher: watcher,
+        }
+    }
+
+    /// Waits until the files may have changed: a file-system event (debounced) or a poll.
+    /// Returns `false` once `stop` is cancelled.
+    pub async fn changed(&mut self, stop: &CancellationToken) -> bool {
+        let poll = match &mut self.poll {
+            Some(poll) => poll,
+            None => {
+                let mut poll = tokio::time::interval(self.settings.poll_interval);
+                poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                poll.tick().await;
+                self.poll.insert(poll)
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => false,
+            Some(()) = self.events.recv() => {
+                tokio::time::sleep(self.settings.debounce).await;
+                while self.events.try_recv().is_ok() {}
+                true
+            }
+            _ = poll.tick() => true,
+        }
+    }
 }
 
 impl Reloader {
@@ -69,30 +127,14 @@ impl Reloader {
         metrics: Arc<Metrics>,
         settings: ReloadSettings,
     ) -> Reloader {
-        let (sender, events) = mpsc::channel::<()>(1);
-        let watcher = if settings.watch {
-            watch(&folders(&[&cert, &key]), sender.clone())
-                .inspect_err(|e| {
-                    tracing::warn!(
-                        error = %e,
-                        poll_seconds = settings.poll_interval.as_secs_f64(),
-                        "cannot watch the certificate folders; polling only"
-                    );
-                })
-                .ok()
-        } else {
-            None
-        };
+        let watch = FolderWatch::new(&[&cert, &key], settings, "certificate");
         Reloader {
             cert,
             key,
             resolver,
             metrics,
-            settings,
             last: (Vec::new(), Vec::new()),
-            events,
-            _sender: sender,
-            _watcher: watcher,
+            watch,
         }
     }
 
@@ -110,19 +152,8 @@ impl Reloader {
 
     /// Reacts to file-system events and polls, until `stop` is cancelled.
     pub async fn run(mut self, stop: CancellationToken) {
-        let mut poll = tokio::time::interval(self.settings.poll_interval);
-        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        poll.tick().await;
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                Some(()) = self.events.recv() => {
-                    tokio::time::sleep(self.settings.debounce).await;
-                    while self.events.try_recv().is_ok() {}
-                    self.check().await;
-                }
-                _ = poll.tick() => self.check().await,
-            }
+        while self.watch.changed(&stop).await {
+            self.check().await;
         }
     }
 
@@ -177,6 +208,7 @@ fn folders(files: &[&PathBuf]) -> BTreeSet<PathBuf> {
     files
         .iter()
         .map(|p| match p.parent() {
+            _ if p.is_dir() => p.to_path_buf(),
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
             _ => PathBuf::from("."),
         })

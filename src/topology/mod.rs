@@ -12,6 +12,7 @@ mod embedded;
 mod index;
 mod shared;
 pub mod snapshot;
+pub mod watch;
 
 pub use decode::{MeshServiceObject, TopologyObject};
 pub use embedded::{EMBEDDED_YAML, embedded};

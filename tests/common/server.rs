@@ -48,6 +48,7 @@ pub fn setup() -> Setup {
         topology_synced: true,
         limits: Limits::default(),
         reload: ReloadSettings::default(),
+        watch_metrics: None,
     };
     Setup {
         config,

@@ -1,0 +1,133 @@
+//! Where the rules' view of the cluster comes from: the embedded demo, snapshot files
+//! (re-read when they change), or the cluster itself.
+
+use tokio_util::sync::CancellationToken;
+
+use super::Error;
+use super::snapshot_reload::{self, Fingerprint};
+use crate::cli::ServeArgs;
+use crate::server::{Readiness, ServerConfig};
+use crate::topology::watch::{LiveTopology, SYNC_WARN_AFTER, WatchMetrics};
+use crate::topology::{SharedTopology, Topology, embedded, snapshot};
+
+/// A topology source, opened and ready to be served from.
+pub enum Source {
+    Embedded(SharedTopology),
+    Snapshot {
+        shared: SharedTopology,
+        fingerprint: Fingerprint,
+    },
+    Kube {
+        shared: SharedTopology,
+        client: kube::Client,
+        metrics: WatchMetrics,
+    },
+}
+
+/// A client for the current cluster: in-cluster configuration, else `KUBECONFIG` or
+/// `~/.kube/config` and its current context. The crypto provider must be installed first.
+pub async fn kube_client() -> Result<kube::Client, Error> {
+    let config = kube::Config::infer().await?;
+    kube::Client::try_from(config).map_err(Error::KubeClient)
+}
+
+impl Source {
+    /// Opens the source `args` name. Snapshot files must load now; the cluster is only
+    /// connected to (its objects arrive after the server is up, and readiness waits for them).
+    pub async fn open(args: &ServeArgs) -> Result<Source, Error> {
+        if args.kube {
+            let client = kube_client().await?;
+            tracing::info!(
+                "watching the cluster for the topology; ready once every kind is listed"
+            );
+            return Ok(Source::Kube {
+                shared: SharedTopology::new(Topology::empty()),
+                client,
+                metrics: WatchMetrics::new(),
+            });
+        }
+        let paths = &args.topology.snapshot;
+        if paths.is_empty() {
+            tracing::info!(
+                "no --snapshot given: serving with the embedded demo topology; \
+                 reference and conflict rules judge against demo objects, not your cluster"
+            );
+            return Ok(Source::Embedded(SharedTopology::new(embedded())));
+        }
+        // Taken before the load, so that a change during the load is seen afterwards.
+        let fingerprint = snapshot_reload::fingerprint(paths);
+        let topology = snapshot::load(paths)?;
+        tracing::info!(files = ?paths, "topology loaded from snapshot; re-read when it changes");
+        Ok(Source::Snapshot {
+            shared: SharedTopology::new(topology),
+            fingerprint,
+        })
+    }
+
+    pub fn shared(&self) -> SharedTopology {
+        match self {
+            Source::Embedded(shared)
+            | Source::Snapshot { shared, .. }
+            | Source::Kube { shared, .. } => shared.clone(),
+        }
+    }
+
+    /// What the server needs to know of the source: a live source starts unready, and brings
+    /// its metrics.
+    pub fn configure(&self, config: &mut ServerConfig) {
+        if let Source::Kube { metrics, .. } = self {
+            config.topology_synced = false;
+            config.watch_metrics = Some(metrics.clone());
+        }
+    }
+
+    /// Starts the source's background work (snapshot reload, watchers) until `stop`.
+    pub fn run(self, readiness: Readiness, args: &ServeArgs, stop: CancellationToken) {
+        match self {
+            Source::Embedded(_) => {}
+            Source::Snapshot {
+                shared,
+                fingerprint,
+            } => {
+                tokio::spawn(snapshot_reload::run(
+                    args.topology.snapshot.clone(),
+                    shared,
+                    fingerprint,
+                    Default::default(),
+                    stop,
+                ));
+            }
+            Source::Kube {
+                shared,
+                client,
+                metrics,
+            } => {
+                let live = LiveTopology::start(client, shared, metrics, stop);
+                tokio::spawn(mark_ready_when_synced(live, readiness));
+            }
+        }
+    }
+}
+
+/// Readiness follows the first complete list only: once synced, a failing watch keeps the
+/// last state serving rather than taking every replica out of the Service at once.
+pub async fn mark_ready_when_synced(live: LiveTopology, readiness: Readiness) {
+    let started = tokio::time::Instant::now();
+    loop {
+        match tokio::time::timeout(SYNC_WARN_AFTER, live.wait_synced()).await {
+            Ok(true) => {
+                readiness.set_topology_synced(true);
+                tracing::info!(
+                    seconds = started.elapsed().as_secs_f64(),
+                    "topology synced from the cluster; ready"
+                );
+                return;
+            }
+            Ok(false) => return,
+            Err(_) => tracing::warn!(
+                waited_seconds = started.elapsed().as_secs(),
+                "still waiting for the first list of every topology kind; not ready"
+            ),
+        }
+    }
+}
