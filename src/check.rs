@@ -230,10 +230,29 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     }
 }
 
+/// Lists the topology once from the current cluster context.
+fn list_from_cluster() -> Result<Topology, String> {
+    crate::serve::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    runtime.block_on(async {
+        let client = crate::serve::kube_client()
+            .await
+            .map_err(|e| e.to_string())?;
+        crate::topology::watch::list_once(client)
+            .await
+            .map_err(|e| format!("--kube: listing the topology: {e}"))
+    })
+}
+
 fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
     let read = manifest::read_tree_with_positions(&args.paths).map_err(|e| e.to_string())?;
     let docs = read.documents;
-    let topology = if args.topology.snapshot.is_empty() {
+    let topology = if args.kube {
+        Some(TopologyBuilder::from(list_from_cluster()?))
+    } else if args.topology.snapshot.is_empty() {
         None
     } else {
         let docs = manifest::read_paths(&args.topology.snapshot).map_err(|e| e.to_string())?;
@@ -262,7 +281,7 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
     if skipped_topology_rules {
         let _ = writeln!(
             err,
-            "note: no --snapshot given: reference and conflict rules were skipped"
+            "note: no --snapshot or --kube given: reference and conflict rules were skipped"
         );
     }
     let warnings = report.findings.iter().filter(|r| !r.deny).count();

@@ -169,6 +169,10 @@ pub fn listen_addr(s: &str) -> Result<SocketAddr, String> {
 
 #[derive(Clone, Debug, Args)]
 pub struct CheckArgs {
+    /// List the topology once from the current cluster context (in-cluster config or
+    /// KUBECONFIG) instead of a snapshot; needs get/list on the five topology resources.
+    #[arg(long, env = "FAILOVER_WEBHOOK_KUBE", conflicts_with = "snapshot")]
+    pub kube: bool,
     #[command(flatten)]
     pub topology: TopologyArgs,
     #[command(flatten)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use error::Error;
-pub use source::{Source, kube_client};
+pub use source::{Source, kube_client, mark_ready_when_synced};
 
 use crate::cli::ServeArgs;
 use crate::server::{Server, ServerConfig, logging, shutdown};

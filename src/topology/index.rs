@@ -330,6 +330,13 @@ pub struct TopologyBuilder {
     topology: Topology,
 }
 
+impl From<Topology> for TopologyBuilder {
+    /// Continues from an existing topology (one listed from the cluster, for instance).
+    fn from(topology: Topology) -> TopologyBuilder {
+        TopologyBuilder { topology }
+    }
+}
+
 impl TopologyBuilder {
     /// Adds (or replaces) one object of a known kind. Objects of other kinds are the caller's
     /// to skip (see [`Kind::from_type_meta`]).

@@ -2,6 +2,7 @@
 //! fixtures and the API server's response checks. Each test binary uses a different part.
 #![allow(dead_code)]
 
+pub mod apiserver;
 pub mod client;
 pub mod contract;
 pub mod fixtures;
