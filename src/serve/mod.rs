@@ -58,7 +58,7 @@ async fn start(args: &ServeArgs) -> Result<ExitCode, Error> {
     let server = Server::bind(config).await?;
     shutdown::on_signals(server.shutdown_handle())?;
     let background = CancellationToken::new();
-    source.run(server.readiness(), args, background.clone());
+    source.run(server.readiness(), background.clone());
     let outcome = server.serve(Duration::from_secs(args.shutdown_grace)).await;
     background.cancel();
     Ok(outcome.exit_code())

@@ -3,6 +3,8 @@
 //! the last good topology keeps serving.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
@@ -34,38 +36,62 @@ pub fn fingerprint(paths: &[PathBuf]) -> Fingerprint {
     Fingerprint(files)
 }
 
-/// Re-reads `paths` whenever they change, until `stop`.
-pub async fn run(
+/// The watch on the snapshot files, started before they are first read so that no change
+/// after that read can be missed.
+pub struct SnapshotWatch {
     paths: Vec<PathBuf>,
-    shared: SharedTopology,
-    mut last: Fingerprint,
-    settings: ReloadSettings,
-    stop: CancellationToken,
-) {
-    let refs: Vec<&PathBuf> = paths.iter().collect();
-    let mut watch = FolderWatch::new(&refs, settings, "snapshot");
-    while watch.changed(&stop).await {
-        let p = paths.clone();
-        let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&p)).await else {
-            continue;
-        };
-        if now == last {
-            continue;
+    watch: FolderWatch,
+    last: Fingerprint,
+    failures: Arc<AtomicU64>,
+}
+
+impl SnapshotWatch {
+    /// Starts watching `paths`; read them after this call.
+    pub fn new(paths: Vec<PathBuf>, settings: ReloadSettings) -> SnapshotWatch {
+        let refs: Vec<&PathBuf> = paths.iter().collect();
+        let watch = FolderWatch::new(&refs, settings, "snapshot");
+        let last = fingerprint(&paths);
+        SnapshotWatch {
+            paths,
+            watch,
+            last,
+            failures: Arc::default(),
         }
-        last = now;
-        let p = paths.clone();
-        let Ok(loaded) = tokio::task::spawn_blocking(move || snapshot::load(&p)).await else {
-            continue;
-        };
-        match loaded {
-            Ok(topology) => {
-                shared.store(topology);
-                tracing::info!(files = ?paths, "topology snapshot reloaded");
+    }
+
+    /// How many changed snapshots did not load (and were not applied), shared with `run`.
+    pub fn failures(&self) -> Arc<AtomicU64> {
+        self.failures.clone()
+    }
+
+    /// Re-reads the files whenever they change, until `stop`.
+    pub async fn run(mut self, shared: SharedTopology, stop: CancellationToken) {
+        while self.watch.changed(&stop).await {
+            let p = self.paths.clone();
+            let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&p)).await else {
+                continue;
+            };
+            if now == self.last {
+                continue;
             }
-            Err(error) => tracing::warn!(
-                %error,
-                "new topology snapshot does not load; keeping the last good one"
-            ),
+            self.last = now;
+            let p = self.paths.clone();
+            let Ok(loaded) = tokio::task::spawn_blocking(move || snapshot::load(&p)).await else {
+                continue;
+            };
+            match loaded {
+                Ok(topology) => {
+                    shared.store(topology);
+                    tracing::info!(files = ?self.paths, "topology snapshot reloaded");
+                }
+                Err(error) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        %error,
+                        "new topology snapshot does not load; keeping the last good one"
+                    )
+                }
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::Error;
-use super::snapshot_reload::{self, Fingerprint};
+use super::snapshot_reload::SnapshotWatch;
 use crate::cli::ServeArgs;
 use crate::server::{Readiness, ServerConfig};
 use crate::topology::watch::{LiveTopology, SYNC_WARN_AFTER, WatchMetrics};
@@ -15,7 +15,7 @@ pub enum Source {
     Embedded(SharedTopology),
     Snapshot {
         shared: SharedTopology,
-        fingerprint: Fingerprint,
+        watch: SnapshotWatch,
     },
     Kube {
         shared: SharedTopology,
@@ -54,13 +54,13 @@ impl Source {
             );
             return Ok(Source::Embedded(SharedTopology::new(embedded())));
         }
-        // Taken before the load, so that a change during the load is seen afterwards.
-        let fingerprint = snapshot_reload::fingerprint(paths);
+        // Watching starts before the load, so that a change during the load is seen after it.
+        let watch = SnapshotWatch::new(paths.clone(), Default::default());
         let topology = snapshot::load(paths)?;
         tracing::info!(files = ?paths, "topology loaded from snapshot; re-read when it changes");
         Ok(Source::Snapshot {
             shared: SharedTopology::new(topology),
-            fingerprint,
+            watch,
         })
     }
 
@@ -82,20 +82,11 @@ impl Source {
     }
 
     /// Starts the source's background work (snapshot reload, watchers) until `stop`.
-    pub fn run(self, readiness: Readiness, args: &ServeArgs, stop: CancellationToken) {
+    pub fn run(self, readiness: Readiness, stop: CancellationToken) {
         match self {
             Source::Embedded(_) => {}
-            Source::Snapshot {
-                shared,
-                fingerprint,
-            } => {
-                tokio::spawn(snapshot_reload::run(
-                    args.topology.snapshot.clone(),
-                    shared,
-                    fingerprint,
-                    Default::default(),
-                    stop,
-                ));
+            Source::Snapshot { shared, watch } => {
+                tokio::spawn(watch.run(shared, stop));
             }
             Source::Kube {
                 shared,

@@ -160,6 +160,16 @@ pub async fn spawn_serve(cert: &Path, key: &Path, extra: &[&str]) -> Process {
     spawn_serve_on(cert, key, "127.0.0.1", extra, "info").await
 }
 
+/// [`spawn_serve`] with extra environment variables.
+pub async fn spawn_serve_with_env(
+    cert: &Path,
+    key: &Path,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> Process {
+    spawn_serve_full(cert, key, "127.0.0.1", extra, "info", env).await
+}
+
 /// [`spawn_serve`] with both listeners on `host` (an IP address or a name) and `RUST_LOG` set
 /// to `log`.
 pub async fn spawn_serve_on(
@@ -168,6 +178,17 @@ pub async fn spawn_serve_on(
     host: &str,
     extra: &[&str],
     log: &str,
+) -> Process {
+    spawn_serve_full(cert, key, host, extra, log, &[]).await
+}
+
+async fn spawn_serve_full(
+    cert: &Path,
+    key: &Path,
+    host: &str,
+    extra: &[&str],
+    log: &str,
+    env: &[(&str, &Path)],
 ) -> Process {
     let any_port = format!("{host}:0");
     let mut child = tokio::process::Command::new(binary())
@@ -179,6 +200,7 @@ pub async fn spawn_serve_on(
         .args(["--log-format", "json"])
         .args(extra)
         .env("RUST_LOG", log)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
