@@ -6,7 +6,7 @@ CARGO ?= cargo
 BIN   := target/release/failover-webhook
 CERTS := certs
 
-.PHONY: all build test lint fmt run bench clean chart-test
+.PHONY: all build test lint fmt run bench e2e clean chart-test
 
 all: build
 
@@ -32,7 +32,12 @@ run: build $(CERTS)/tls.crt
 		--tls-cert $(CERTS)/tls.crt --tls-key $(CERTS)/tls.key
 
 bench:
-	$(CARGO) bench --locked --bench evaluate
+	$(CARGO) bench --locked --bench evaluate --bench topology_watch
+	$(CARGO) bench --locked --bench kube_scale
+
+# Needs Docker, kind, kubectl and helm; not part of `make test` or CI.
+e2e:
+	scripts/e2e.sh
 
 clean:
 	$(CARGO) clean

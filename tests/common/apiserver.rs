@@ -49,6 +49,8 @@ struct State {
     generation: u64,
     lists: HashMap<String, usize>,
     pages: usize,
+    /// Items per page at most (`PAGE` unless changed).
+    page: usize,
     watches: HashMap<String, usize>,
 }
 
@@ -144,6 +146,7 @@ impl FakeApi {
 
         let state = Arc::new(Mutex::new(State {
             rv: 1,
+            page: PAGE,
             ..State::default()
         }));
         let (changed, _) = watch::channel(0);
@@ -298,6 +301,21 @@ impl FakeApi {
         });
     }
 
+    /// Serves pages of at most `page` items.
+    pub fn set_page(&self, page: usize) {
+        self.mutate(|s| s.page = page);
+    }
+
+    /// Adds many objects at once, without watch events (as if they existed before any
+    /// watch); for scale measurements.
+    pub fn preload(&self, objects: impl IntoIterator<Item = Value>) {
+        self.mutate(|s| {
+            for obj in objects {
+                Self::apply_in(s, obj, false);
+            }
+        });
+    }
+
     /// The next `n` list requests answer 500.
     pub fn fail_lists(&self, n: usize) {
         self.mutate(|s| s.fail_lists = n);
@@ -409,15 +427,14 @@ fn handle(
         .get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(usize::MAX);
-    let size = limit.min(PAGE);
-    let all: Vec<Value> = s
-        .objects
-        .get(&plural)
-        .map(|m| m.values().cloned().collect())
+    let size = limit.min(s.page);
+    let store = s.objects.get(&plural);
+    let total = store.map_or(0, BTreeMap::len);
+    let items: Vec<Value> = store
+        .map(|m| m.values().skip(offset).take(size).cloned().collect())
         .unwrap_or_default();
-    let items: Vec<Value> = all.iter().skip(offset).take(size).cloned().collect();
     let mut metadata = json!({"resourceVersion": s.rv.to_string()});
-    if offset + items.len() < all.len() {
+    if offset + items.len() < total {
         metadata["continue"] = json!((offset + items.len()).to_string());
     }
     full(
