@@ -37,6 +37,31 @@ fn bench(c: &mut Criterion) {
         },
     );
     c.bench_function(
+        "index apply + publish only (MODIFIED MeshService, decoded beforehand)",
+        |b| {
+            b.iter_batched(
+                || {
+                    i = (i + 7919) % N;
+                    let mut obj = scale::mesh_service(i);
+                    obj["spec"]["mesh"]["name"] = "istio-istio-system-cluster-y".into();
+                    (
+                        decode::decode(Kind::MeshService, &obj).unwrap(),
+                        shared.load(),
+                    )
+                },
+                |(decoded, _held_by_a_reader)| {
+                    live.apply(decoded);
+                    shared.store(live.clone());
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
+    c.bench_function("decode only (one MeshService from JSON)", |b| {
+        let obj = scale::mesh_service(42);
+        b.iter(|| decode::decode(Kind::MeshService, &obj).unwrap())
+    });
+    c.bench_function(
         "watch event applied (DELETED + ADDED MeshService, 100k indexed)",
         |b| {
             b.iter_batched(

@@ -171,6 +171,6 @@ pub async fn list_once(client: kube::Client) -> Result<crate::topology::Topology
     Ok(topology)
 }
 
-/// How long `serve --kube` waits at most for the first complete list before it logs that it
-/// is still waiting (readiness stays 503 meanwhile).
+/// How often `serve --kube` logs that it is still waiting for the first complete list
+/// (readiness stays 503 meanwhile).
 pub const SYNC_WARN_AFTER: Duration = Duration::from_secs(30);
