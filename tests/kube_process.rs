@@ -14,17 +14,22 @@ use common::server::{binary, eventually, spawn_serve_with_env};
 use failover_webhook::topology::EMBEDDED_YAML;
 use http::StatusCode;
 
-async fn fake_api_with_demo() -> FakeApi {
+/// The fake cluster holding the embedded demo topology, and how many MeshServices that is.
+async fn fake_api_with_demo() -> (FakeApi, usize) {
     let api = FakeApi::start().await;
+    let mut mesh_services = 0;
     for doc in failover_webhook::manifest::parse("embedded", EMBEDDED_YAML).unwrap() {
+        if doc.value["kind"] == "MeshService" {
+            mesh_services += 1;
+        }
         api.apply(doc.value);
     }
-    api
+    (api, mesh_services)
 }
 
 #[tokio::test]
 async fn serve_kube_is_ready_once_the_cluster_is_listed() {
-    let api = fake_api_with_demo().await;
+    let (api, mesh_services) = fake_api_with_demo().await;
     let pki = Pki::new("test CA");
     let dir = tempfile::tempdir().unwrap();
     let serving = pki.server("serving");
@@ -49,7 +54,7 @@ async fn serve_kube_is_ready_once_the_cluster_is_listed() {
             &text,
             r#"failover_webhook_topology_objects{kind="MeshService"}"#
         ),
-        Some(10.0)
+        Some(mesh_services as f64)
     );
     assert!(
         p.logs
@@ -64,7 +69,7 @@ async fn serve_kube_is_ready_once_the_cluster_is_listed() {
 
 #[tokio::test]
 async fn check_kube_judges_manifests_against_the_cluster() {
-    let api = fake_api_with_demo().await;
+    let (api, _) = fake_api_with_demo().await;
     let run = |path: &'static str| {
         let kubeconfig = api.kubeconfig.clone();
         tokio::process::Command::new(binary())
