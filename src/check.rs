@@ -142,6 +142,39 @@ fn display_identity(value: &Value) -> ObjectRef {
     this
 }
 
+/// The identity a manifest is indexed and judged under. A `generateName` manifest has no name
+/// yet, and two of them in one namespace must not collapse into one index entry, nor must one
+/// conflict with itself: it gets the name `prefix*N` (N its position among the checked objects),
+/// which no real object can have since `*` is outside DNS names.
+fn checked_identity(value: &Value, n: usize) -> ObjectRef {
+    let mut this = Review::identity_of(value);
+    if this.name.is_empty() {
+        let prefix = value
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        this.name = format!("{prefix}*{n}");
+    }
+    this
+}
+
+/// `value` as indexed under `this`: unchanged unless the manifest had no name.
+fn named<'a>(value: &'a Value, this: &ObjectRef) -> std::borrow::Cow<'a, Value> {
+    if !Review::identity_of(value).name.is_empty() {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut value = value.clone();
+    if let Some(object) = value.as_object_mut() {
+        let metadata = object
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(metadata) = metadata.as_object_mut() {
+            metadata.insert("name".into(), Value::String(this.name.clone()));
+        }
+    }
+    std::borrow::Cow::Owned(value)
+}
+
 /// Checks every FailoverService in `docs`. Other kinds are skipped.
 ///
 /// With a topology, the FailoverServices being checked are added to it before any is judged:
@@ -152,10 +185,14 @@ pub fn check_documents(
     settings: &Settings,
 ) -> Report {
     let objects: Vec<&Document> = docs.iter().filter(|d| is_failover_service(d)).collect();
+    let identities: Vec<ObjectRef> = (1..)
+        .zip(&objects)
+        .map(|(n, doc)| checked_identity(&doc.value, n))
+        .collect();
     let topology: Option<Topology> = topology.map(|mut builder| {
-        for doc in &objects {
+        for (doc, this) in objects.iter().zip(&identities) {
             // Lenient by design for FailoverServices: this cannot fail.
-            let _ = builder.insert(Kind::FailoverService, &doc.value);
+            let _ = builder.insert(Kind::FailoverService, &named(&doc.value, this));
         }
         builder.build()
     });
@@ -179,13 +216,12 @@ pub fn check_documents(
             });
         }
     }
-    for doc in objects {
-        let this = Review::identity_of(&doc.value);
+    for (doc, this) in objects.into_iter().zip(&identities) {
         let eval = engine::evaluate(
             &Review {
                 change: Change::Create,
                 object: &doc.value,
-                this: &this,
+                this,
             },
             topology.as_ref(),
             settings,

@@ -321,3 +321,45 @@ fn boolean_environment_variables_accept_the_usual_spellings() {
     let o = check(&["--snapshot", SNAPSHOT, "--strict-references", file]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// A `generateName` manifest as `kubectl create` takes it, with a hostname nobody else holds.
+fn generate_name_manifest(prefix: &str) -> String {
+    format!(
+        "apiVersion: networking.smh.solo.io/v1alpha1\nkind: FailoverService\n\
+         metadata: {{generateName: {prefix}, namespace: bookinfo}}\n\
+         spec:\n  hostname: unclaimed.bookinfo.failover\n  port: {{port: 9080, name: http}}\n  \
+         cluster: mgmt-cluster\n  failoverServices:\n  \
+         - {{name: reviews, namespace: bookinfo, cluster: mgmt-cluster}}\n"
+    )
+}
+
+#[test]
+fn a_generate_name_manifest_never_conflicts_with_itself_but_two_conflict_with_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.yaml");
+    std::fs::write(&one, generate_name_manifest("a-")).unwrap();
+    let o = check(&["--snapshot", SNAPSHOT, one.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stdout(&o).contains("HostnameConflict"), "{}", stdout(&o));
+
+    let two = dir.path().join("two.yaml");
+    std::fs::write(
+        &two,
+        format!(
+            "{}---\n{}",
+            generate_name_manifest("a-"),
+            generate_name_manifest("a-")
+        ),
+    )
+    .unwrap();
+    let o = check(&["--snapshot", SNAPSHOT, two.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let conflicts: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("explain HostnameConflict"))
+        .collect();
+    assert_eq!(conflicts.len(), 2, "{}", stdout(&o));
+    assert!(conflicts[0].contains("bookinfo/a-*2"), "{}", conflicts[0]);
+    assert!(conflicts[1].contains("bookinfo/a-*1"), "{}", conflicts[1]);
+}
