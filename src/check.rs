@@ -291,8 +291,7 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
     } else if args.topology.snapshot.is_empty() {
         None
     } else {
-        let docs = manifest::read_paths(&args.topology.snapshot).map_err(|e| e.to_string())?;
-        Some(snapshot::builder_from_documents(docs).map_err(|e| e.to_string())?)
+        Some(snapshot::load_builder(&args.topology.snapshot).map_err(|e| e.to_string())?)
     };
     let skipped_topology_rules = topology.is_none();
     let report = check_documents(&docs, topology, &args.rules.settings());

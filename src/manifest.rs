@@ -124,6 +124,69 @@ fn read_tree_as(paths: &[PathBuf], reading: Reading) -> Result<Manifests, Manife
     Ok(read)
 }
 
+/// Hands the text of every path to `each`, one file at a time (so a large snapshot's text is
+/// freed before the next file is read), in the order [`read_paths`] reads them: files as they
+/// are, folders recursively, `-` as standard input.
+pub fn each_text<E: From<ManifestError>>(
+    paths: &[PathBuf],
+    mut each: impl FnMut(&str, &str) -> Result<(), E>,
+) -> Result<(), E> {
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| ManifestError::Read {
+                    path: "-".into(),
+                    source,
+                })?;
+            each("-", &text)?;
+        } else if path.is_dir() {
+            for file in files_in(path, &mut Vec::new())? {
+                each_file(&file, &mut each)?;
+            }
+        } else {
+            each_file(path, &mut each)?;
+        }
+    }
+    Ok(())
+}
+
+fn each_file<E: From<ManifestError>>(
+    path: &Path,
+    each: &mut impl FnMut(&str, &str) -> Result<(), E>,
+) -> Result<(), E> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    each(&name, &text)
+}
+
+/// Whether [`parse`] reads `text` as JSON.
+pub fn is_json(text: &str) -> bool {
+    text.trim_start().starts_with(['{', '['])
+}
+
+/// The documents of one already parsed document of `file` (`document` is its 1-based index):
+/// none for an empty one, the items of a `kind: List`, else the object itself; with the same
+/// errors as [`parse`].
+pub fn documents_of_value(
+    file: &str,
+    document: usize,
+    value: Value,
+) -> Result<Vec<Document>, ManifestError> {
+    unwrap_lists(
+        file,
+        vec![Raw {
+            document,
+            value,
+            tree: None,
+        }],
+    )
+}
+
 fn files_in(dir: &Path, skipped: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, ManifestError> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir)
@@ -180,7 +243,7 @@ struct Raw {
 }
 
 fn parse_as(file: &str, text: &str, reading: Reading) -> Result<Vec<Document>, ManifestError> {
-    let raws = if text.trim_start().starts_with(['{', '[']) {
+    let raws = if is_json(text) {
         read_json(file, text, reading)?
     } else {
         read_yaml(file, text, reading)?
@@ -188,7 +251,7 @@ fn parse_as(file: &str, text: &str, reading: Reading) -> Result<Vec<Document>, M
     unwrap_lists(file, raws)
 }
 
-fn parse_error(file: &str, document: usize, message: String) -> ManifestError {
+pub(crate) fn parse_error(file: &str, document: usize, message: String) -> ManifestError {
     ManifestError::Parse {
         location: Location {
             file: file.to_owned(),

@@ -345,6 +345,11 @@ impl TopologyBuilder {
         Ok(())
     }
 
+    /// Adds (or replaces) one object decoded beforehand.
+    pub fn apply(&mut self, object: TopologyObject) {
+        self.topology.apply(object);
+    }
+
     pub fn build(self) -> Topology {
         self.topology
     }

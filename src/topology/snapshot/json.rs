@@ -1,0 +1,152 @@
+//! JSON snapshots decoded straight into the index: each document, and each item of a
+//! `kind: List`, is first delimited as raw text (no allocation per field), then its type is
+//! read, then it is decoded with the typed, skipping decode the cluster watcher uses. A
+//! generic value tree of the whole snapshot is never built, so loading 100,000 MeshServices
+//! holds the file's text and the index, not a tree many times the file's size.
+//!
+//! Whatever the fast path refuses (a document that is not an object, a field of the wrong
+//! shape, a duplicate key) is read again through the generic reader, so every error names the
+//! file, document, item and field exactly as [`manifest::parse`] and
+//! [`TopologyBuilder::insert`] do, and every lenient case stays lenient.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::{SnapshotError, add_document, skipped};
+use crate::api::Kind;
+use crate::manifest::{self, Document, Location, ManifestError};
+use crate::topology::TopologyBuilder;
+use crate::topology::decode::decode_from;
+
+/// The fields that say what a document is; everything else is skipped unread.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head<'a> {
+    #[serde(default, borrow)]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    /// Only read when `kind` is `List`; borrowed from the text.
+    #[serde(default, borrow)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+/// The head of `raw` when it is an object with string type fields, else `None`. (A JSON array
+/// would also fill a struct, field by field, so objects are told apart by their first byte.)
+fn head(raw: &RawValue) -> Option<Head<'_>> {
+    if !raw.get().trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// Reads every document of one JSON file into `builder`.
+pub(super) fn read(
+    builder: &mut TopologyBuilder,
+    file: &str,
+    text: &str,
+) -> Result<(), SnapshotError> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+    let mut document = 0;
+    while let Some(next) = stream.next() {
+        document += 1;
+        let raw = next.map_err(|e| malformed(file, document, &e))?;
+        let at = |item| Location {
+            file: file.to_owned(),
+            document,
+            item,
+        };
+        match head(raw) {
+            Some(h) if h.kind.as_deref() == Some("List") => {
+                for (j, item) in h.items.unwrap_or_default().into_iter().enumerate() {
+                    match head(item) {
+                        Some(ih) => add_object(builder, at(Some(j + 1)), &ih, item)?,
+                        None => generic_item(builder, at(Some(j + 1)), item)?,
+                    }
+                }
+            }
+            Some(h) => add_object(builder, at(None), &h, raw)?,
+            None => generic_document(builder, file, document, raw)?,
+        }
+    }
+    Ok(())
+}
+
+fn malformed(file: &str, document: usize, e: &serde_json::Error) -> ManifestError {
+    manifest::parse_error(file, document, format!("malformed JSON: {e}"))
+}
+
+/// One object whose head was read: decoded typed, or, should that fail, through the generic
+/// value so the error (or the lenient reading) is the generic reader's.
+fn add_object(
+    builder: &mut TopologyBuilder,
+    location: Location,
+    head: &Head<'_>,
+    raw: &RawValue,
+) -> Result<(), SnapshotError> {
+    let api_version = head.api_version.as_deref().unwrap_or_default();
+    let kind = head.kind.as_deref().unwrap_or_default();
+    let Some(k) = Kind::from_type_meta(api_version, kind) else {
+        skipped(&location, api_version, kind);
+        return Ok(());
+    };
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    match decode_from(k, &mut de) {
+        Ok(object) => {
+            builder.apply(object);
+            Ok(())
+        }
+        Err(_) => generic_item(builder, location, raw),
+    }
+}
+
+fn generic_value(location: &Location, raw: &RawValue) -> Result<Value, ManifestError> {
+    serde_json::from_str(raw.get()).map_err(|e| ManifestError::Parse {
+        location: location.clone(),
+        message: format!("malformed JSON: {e}"),
+    })
+}
+
+/// An object (or a List item) the fast path refused, read as the generic reader reads it.
+fn generic_item(
+    builder: &mut TopologyBuilder,
+    location: Location,
+    raw: &RawValue,
+) -> Result<(), SnapshotError> {
+    if location.item.is_none() {
+        return generic_document(builder, &location.file, location.document, raw);
+    }
+    let value = generic_value(&location, raw)?;
+    if !value.is_object() {
+        return Err(ManifestError::Parse {
+            location,
+            message: "a List item must be an object".into(),
+        }
+        .into());
+    }
+    add_document(
+        builder,
+        Document {
+            location,
+            value,
+            positions: Default::default(),
+        },
+    )
+}
+
+/// A whole document the fast path refused (not an object, or a List of the wrong shape).
+fn generic_document(
+    builder: &mut TopologyBuilder,
+    file: &str,
+    document: usize,
+    raw: &RawValue,
+) -> Result<(), SnapshotError> {
+    let value = serde_json::from_str(raw.get()).map_err(|e| malformed(file, document, &e))?;
+    for doc in manifest::documents_of_value(file, document, value)? {
+        add_document(builder, doc)?;
+    }
+    Ok(())
+}
