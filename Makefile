@@ -34,6 +34,7 @@ run: build $(CERTS)/tls.crt
 bench:
 	$(CARGO) bench --locked --bench evaluate --bench topology_watch
 	$(CARGO) bench --locked --bench kube_scale
+	scripts/scale-bench.sh
 
 # Needs Docker, kind, kubectl and helm; not part of `make test` or CI.
 e2e:
