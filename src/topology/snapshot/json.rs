@@ -49,9 +49,9 @@ pub(super) fn read(
     file: &str,
     text: &str,
 ) -> Result<(), SnapshotError> {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+    let stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
     let mut document = 0;
-    while let Some(next) = stream.next() {
+    for next in stream {
         document += 1;
         let raw = next.map_err(|e| malformed(file, document, &e))?;
         let at = |item| Location {
