@@ -120,7 +120,7 @@ serve_once() {
             cat "$OUT/serve.log" >&2
             exit 1
         fi
-        sleep 0.005
+        sleep 0.02
     done
     ready=$(date +%s.%N)
     rss_ready=$(kib "$pid" VmRSS)
