@@ -20,6 +20,7 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use failover_webhook::server::connection::{self, Http};
+use failover_webhook::server::limit::ConnectionLimit;
 use failover_webhook::server::metrics::Metrics;
 use failover_webhook::server::{Limits, tls};
 use http::{StatusCode, header};
@@ -119,6 +120,7 @@ async fn serve(
         },
         Arc::new(Http::new(&limits)),
         app,
+        ConnectionLimit::new(limits.max_connections),
         stop,
         TaskTracker::new(),
     )

@@ -146,6 +146,15 @@ pub struct ServeArgs {
         env = "FAILOVER_WEBHOOK_SHUTDOWN_GRACE"
     )]
     pub shutdown_grace: u64,
+    /// Open HTTPS connections at most; beyond it new connections wait until one closes.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
+        env = "FAILOVER_WEBHOOK_MAX_CONNECTIONS"
+    )]
+    pub max_connections: usize,
 }
 
 /// `HOST:PORT` for a listener: an IP address, or a host name resolved once at start. Like Go's

@@ -21,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Limits;
+use super::idle::Activity;
+use super::limit::{ConnectionLimit, Slot};
 use super::metrics::Metrics;
 use super::tls::HandshakeFailure;
 
@@ -29,6 +31,7 @@ use super::tls::HandshakeFailure;
 pub struct Http {
     h1: auto::Builder<TokioExecutor>,
     h2: auto::Builder<TokioExecutor>,
+    h2_idle_timeout: Duration,
 }
 
 impl Http {
@@ -40,11 +43,13 @@ impl Http {
             // when it waits for the next request's head.
             .header_read_timeout(limits.header_read_timeout)
             .keep_alive(true)
-            .max_headers(100);
+            .max_headers(100)
+            // The read buffer holds the request head: a larger head is answered 431.
+            .max_buf_size(limits.max_header_bytes.max(8 * 1024));
         base.http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(limits.h2_max_concurrent_streams)
-            .max_header_list_size(64 * 1024)
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
             // Rapid-reset (CVE-2023-44487) bounds: streams a client may open and reset
             // before they are processed, and resets this server may be provoked into.
             .max_pending_accept_reset_streams(Some(20))
@@ -54,6 +59,7 @@ impl Http {
         Http {
             h1: base.clone().http1_only(),
             h2: base.http2_only(),
+            h2_idle_timeout: limits.h2_idle_timeout,
         }
     }
 }
@@ -70,18 +76,21 @@ pub struct Handshake {
 
 /// Accepts TLS connections until `stop` is cancelled, then returns, closing the listener.
 /// Connections already accepted are served by tasks in `connections`, which shut down
-/// gracefully (in-flight requests finish) once `stop` is cancelled.
+/// gracefully (in-flight requests finish) once `stop` is cancelled. At most `limit`
+/// connections are open at once; each holds its slot until it closes.
 pub async fn accept_tls(
     listener: TcpListener,
     handshake: Handshake,
     http: Arc<Http>,
     app: Router,
+    limit: ConnectionLimit,
     stop: CancellationToken,
     connections: TaskTracker,
 ) {
-    while let Some((tcp, peer)) = accept(&listener, &stop).await {
+    while let Some((tcp, peer, slot)) = accept(&listener, &limit, &stop).await {
         let (tls, http, app, stop) = (handshake.clone(), http.clone(), app.clone(), stop.clone());
         connections.spawn(async move {
+            let _slot = slot;
             let accept = tokio::time::timeout(tls.timeout, tls.acceptor.accept(tcp));
             // Refused handshakes never reach HTTP: without this count and the debug line, a
             // caller with the wrong CA or no client certificate is invisible.
@@ -107,9 +116,19 @@ pub async fn accept_tls(
                 },
                 _ = stop.cancelled() => return,
             };
-            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-            let builder = if h2 { &http.h2 } else { &http.h1 };
-            serve(stream, builder, app, peer, stop).await;
+            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                serve(
+                    stream,
+                    &http.h2,
+                    Some(http.h2_idle_timeout),
+                    app,
+                    peer,
+                    stop,
+                )
+                .await;
+            } else {
+                serve(stream, &http.h1, None, app, peer, stop).await;
+            }
         });
     }
 }
@@ -119,20 +138,31 @@ pub async fn accept_plain(
     listener: TcpListener,
     http: Arc<Http>,
     app: Router,
+    limit: ConnectionLimit,
     stop: CancellationToken,
     connections: TaskTracker,
 ) {
-    while let Some((tcp, peer)) = accept(&listener, &stop).await {
+    while let Some((tcp, peer, slot)) = accept(&listener, &limit, &stop).await {
         let (http, app, stop) = (http.clone(), app.clone(), stop.clone());
-        connections.spawn(async move { serve(tcp, &http.h1, app, peer, stop).await });
+        connections.spawn(async move {
+            let _slot = slot;
+            serve(tcp, &http.h1, None, app, peer, stop).await
+        });
     }
 }
 
-/// The next connection, or `None` once `stop` is cancelled.
+/// The next connection and its slot (waiting for a free slot first), or `None` once `stop`
+/// is cancelled.
 async fn accept(
     listener: &TcpListener,
+    limit: &ConnectionLimit,
     stop: &CancellationToken,
-) -> Option<(TcpStream, SocketAddr)> {
+) -> Option<(TcpStream, SocketAddr, Slot)> {
+    let slot = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return None,
+        slot = limit.slot() => slot,
+    };
     loop {
         tokio::select! {
             biased;
@@ -141,7 +171,7 @@ async fn accept(
                 Ok((tcp, peer)) => {
                     // Small request/response exchanges: do not wait to coalesce segments.
                     let _ = tcp.set_nodelay(true);
-                    return Some((tcp, peer));
+                    return Some((tcp, peer, slot));
                 }
                 Err(e) => {
                     // Out of file descriptors or a connection reset before accept: back off
@@ -154,22 +184,48 @@ async fn accept(
     }
 }
 
+/// Serves one connection until the client closes it, `stop` is cancelled, or (with
+/// `idle_timeout`) no request has been in flight for that long.
 async fn serve<I>(
     io: I,
     builder: &auto::Builder<TokioExecutor>,
+    idle_timeout: Option<Duration>,
     app: Router,
     peer: SocketAddr,
     stop: CancellationToken,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
+    let activity = Activity::default();
+    let service = TowerToHyperService::new(app);
+    let tracked = activity.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let busy = tracked.begin();
+        let answer = hyper::service::Service::call(&service, req);
+        async move {
+            let response = answer.await;
+            drop(busy);
+            response
+        }
+    });
+    let idle = async {
+        match idle_timeout {
+            Some(timeout) => activity.idle_for(timeout).await,
+            None => std::future::pending().await,
+        }
+    };
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
         _ = stop.cancelled() => {
             // HTTP/1: finish the request in flight, then close; HTTP/2: GOAWAY, then wait
             // for the open streams.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+        _ = idle => {
+            tracing::debug!(%peer, "closing an idle connection");
             conn.as_mut().graceful_shutdown();
             conn.await
         }

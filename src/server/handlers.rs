@@ -11,12 +11,13 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, StatusCode, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::Limits;
+use super::body::{self, BodyBudget};
 use super::deadline;
 use super::error::{RequestError, plain};
 use super::log_limit::LogLimit;
@@ -37,11 +38,13 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     /// Evaluation slots: requests beyond them wait (within their deadline) instead of
-    /// failing, and memory stays bounded by slots × body limit.
+    /// failing.
     permits: Semaphore,
     /// Requests to other paths or with other methods come from anyone who can reach the port
     /// (scanners, misconfigured probes): their log lines are rate-limited, their count is not.
     refusal_log: LogLimit,
+    /// Bytes of bodies being read or evaluated, across all requests.
+    body_budget: BodyBudget,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
         AppState {
             permits: Semaphore::new(limits.max_concurrent_requests.max(1)),
             refusal_log: LogLimit::new(REFUSAL_LOG_INTERVAL),
+            body_budget: BodyBudget::new(limits.body_memory_bytes.max(limits.max_body_bytes)),
             topology,
             settings,
             metrics,
@@ -211,22 +215,15 @@ async fn answer(
         return Err(RequestError::PayloadTooLarge { limit });
     }
     let work = async {
+        // The body first, then a slot: a client sending its body slowly must not hold a
+        // slot that requests ready to be evaluated need.
+        let body = body::read(req.into_body(), limit, &app.body_budget).await?;
         let _permit = app
             .permits
             .acquire()
             .await
             .map_err(|_| RequestError::Internal)?;
-        let body = Limited::new(req.into_body(), limit)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.downcast_ref::<LengthLimitError>().is_some() {
-                    RequestError::PayloadTooLarge { limit }
-                } else {
-                    RequestError::BodyRead
-                }
-            })?
-            .to_bytes();
+        let body = body.bytes;
         if body.len() <= INLINE_BODY_LIMIT {
             evaluate(&app, &body, endpoint)
         } else {

@@ -10,10 +10,13 @@
 //! - `shutdown`: signals and draining
 //! - `error`: why the server cannot start, and why a request is refused
 
+pub mod body;
 pub mod connection;
 pub mod deadline;
 pub mod error;
 pub mod handlers;
+pub mod idle;
+pub mod limit;
 mod log_limit;
 pub mod logging;
 pub mod metrics;
@@ -44,9 +47,18 @@ use crate::topology::SharedTopology;
 use crate::topology::watch::WatchMetrics;
 use connection::Http;
 use handlers::AppState;
+use limit::ConnectionLimit;
 use metrics::Metrics;
 use reload::Reloader;
 use tls::CertResolver;
+
+/// The default of `--max-connections`: far more than the API server's few keep-alive
+/// connections per replica, and, at tens of KiB per idle TLS connection, a bound of tens of
+/// MiB on what idle clients can make the server hold.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Connections to the probe listener: the kubelet and a metrics scraper need a few.
+const PROBE_MAX_CONNECTIONS: usize = 64;
 
 /// Bounds that keep one client (or many) from exhausting the server.
 #[derive(Clone, Copy, Debug)]
@@ -63,8 +75,18 @@ pub struct Limits {
     pub tls_handshake_timeout: Duration,
     /// Requests evaluated at once; more wait for a slot within their deadline.
     pub max_concurrent_requests: usize,
+    /// Bytes of request bodies held at once, across all requests (at least `max_body_bytes`);
+    /// a body arriving when it is spent waits within its deadline.
+    pub body_memory_bytes: usize,
     /// Concurrent streams per HTTP/2 connection.
     pub h2_max_concurrent_streams: u32,
+    /// Open admission connections; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// Largest request head: HTTP/1.1 request line and headers (answered 431 beyond it), and
+    /// the HTTP/2 header list a client may send.
+    pub max_header_bytes: usize,
+    /// An HTTP/2 connection with no request in flight for this long is closed with GOAWAY.
+    pub h2_idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -75,7 +97,11 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(10),
             max_concurrent_requests: 64,
+            body_memory_bytes: 64 * 1024 * 1024,
             h2_max_concurrent_streams: 64,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_header_bytes: 64 * 1024,
+            h2_idle_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -109,7 +135,10 @@ impl ServerConfig {
             settings: args.rules.settings(),
             topology,
             topology_synced: true,
-            limits: Limits::default(),
+            limits: Limits {
+                max_connections: args.max_connections,
+                ..Limits::default()
+            },
             reload: ReloadSettings::default(),
             watch_metrics: None,
         }
@@ -246,6 +275,7 @@ impl Server {
                 self.state.metrics.clone(),
                 self.state.topology.clone(),
             ),
+            ConnectionLimit::new(PROBE_MAX_CONNECTIONS),
             background.clone(),
             probe_connections.clone(),
         ));
@@ -258,6 +288,7 @@ impl Server {
             },
             self.http,
             handlers::router(self.state.clone()),
+            ConnectionLimit::new(self.state.limits.max_connections),
             drain.clone(),
             connections.clone(),
         ));
