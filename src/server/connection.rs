@@ -11,17 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Limits;
-use super::idle::Activity;
+use super::idle::{Activity, Tracked};
 use super::limit::{ConnectionLimit, Slot};
 use super::metrics::Metrics;
 use super::tls::HandshakeFailure;
@@ -29,25 +28,24 @@ use super::tls::HandshakeFailure;
 /// Protocol settings shared by every connection.
 #[derive(Clone, Debug)]
 pub struct Http {
-    h1: auto::Builder<TokioExecutor>,
-    h2: auto::Builder<TokioExecutor>,
+    h1: http1::Builder,
+    h2: http2::Builder<TokioExecutor>,
     h2_idle_timeout: Duration,
 }
 
 impl Http {
     pub fn new(limits: &Limits) -> Http {
-        let mut base = auto::Builder::new(TokioExecutor::new());
-        base.http1()
-            .timer(TokioTimer::new())
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
             // Also closes keep-alive connections idle for this long: hyper starts the timer
             // when it waits for the next request's head.
             .header_read_timeout(limits.header_read_timeout)
             .keep_alive(true)
             .max_headers(100)
-            // The read buffer holds the request head: a larger head is answered 431.
-            .max_buf_size(limits.max_header_bytes.max(8 * 1024));
-        base.http2()
-            .timer(TokioTimer::new())
+            // A longer request head is answered 431.
+            .max_header_size(limits.max_header_bytes);
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
             .max_concurrent_streams(limits.h2_max_concurrent_streams)
             .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
             // Rapid-reset (CVE-2023-44487) bounds: streams a client may open and reset
@@ -57,8 +55,8 @@ impl Http {
             .keep_alive_interval(Some(Duration::from_secs(20)))
             .keep_alive_timeout(Duration::from_secs(20));
         Http {
-            h1: base.clone().http1_only(),
-            h2: base.http2_only(),
+            h1,
+            h2,
             h2_idle_timeout: limits.h2_idle_timeout,
         }
     }
@@ -116,18 +114,15 @@ pub async fn accept_tls(
                 },
                 _ = stop.cancelled() => return,
             };
-            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                serve(
-                    stream,
-                    &http.h2,
-                    Some(http.h2_idle_timeout),
-                    app,
-                    peer,
-                    stop,
-                )
-                .await;
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            let (io, activity) = (TokioIo::new(stream), Activity::default());
+            let service = Tracked::new(app, activity.clone());
+            if h2 {
+                let conn = http.h2.serve_connection(io, service);
+                serve(conn, activity, Some(http.h2_idle_timeout), peer, stop).await;
             } else {
-                serve(stream, &http.h1, None, app, peer, stop).await;
+                let conn = http.h1.serve_connection(io, service);
+                serve(conn, activity, None, peer, stop).await;
             }
         });
     }
@@ -146,7 +141,10 @@ pub async fn accept_plain(
         let (http, app, stop) = (http.clone(), app.clone(), stop.clone());
         connections.spawn(async move {
             let _slot = slot;
-            serve(tcp, &http.h1, None, app, peer, stop).await
+            let activity = Activity::default();
+            let service = Tracked::new(app, activity.clone());
+            let conn = http.h1.serve_connection(TokioIo::new(tcp), service);
+            serve(conn, activity, None, peer, stop).await
         });
     }
 }
@@ -186,35 +184,22 @@ async fn accept(
 
 /// Serves one connection until the client closes it, `stop` is cancelled, or (with
 /// `idle_timeout`) no request has been in flight for that long.
-async fn serve<I>(
-    io: I,
-    builder: &auto::Builder<TokioExecutor>,
+async fn serve<C>(
+    conn: C,
+    activity: Activity,
     idle_timeout: Option<Duration>,
-    app: Router,
     peer: SocketAddr,
     stop: CancellationToken,
 ) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
 {
-    let activity = Activity::default();
-    let service = TowerToHyperService::new(app);
-    let tracked = activity.clone();
-    let service = hyper::service::service_fn(move |req| {
-        let busy = tracked.begin();
-        let answer = hyper::service::Service::call(&service, req);
-        async move {
-            let response = answer.await;
-            drop(busy);
-            response
-        }
-    });
     let idle = async {
         match idle_timeout {
             Some(timeout) => activity.idle_for(timeout).await,
             None => std::future::pending().await,
         }
     };
-    let conn = builder.serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,

@@ -3,8 +3,15 @@
 //! request. HTTP/2 has no such timer, and its keep-alive pings only find dead peers, so a live
 //! client could otherwise hold an idle connection (and a connection slot) forever.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
+use axum::Router;
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper_util::service::TowerToHyperService;
 use tokio::sync::watch;
 
 /// Requests in flight on one connection, and how many have started; a change to either
@@ -64,6 +71,39 @@ impl Activity {
                 return;
             }
         }
+    }
+}
+
+/// The router as a hyper service that marks each request busy on `activity` until its
+/// response is ready.
+#[derive(Clone, Debug)]
+pub struct Tracked {
+    app: TowerToHyperService<Router>,
+    activity: Activity,
+}
+
+impl Tracked {
+    pub fn new(app: Router, activity: Activity) -> Tracked {
+        Tracked {
+            app: TowerToHyperService::new(app),
+            activity,
+        }
+    }
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for Tracked {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let busy = self.activity.begin();
+        let answer = self.app.call(req);
+        Box::pin(async move {
+            let response = answer.await;
+            drop(busy);
+            response
+        })
     }
 }
 
