@@ -6,7 +6,10 @@ CARGO ?= cargo
 BIN   := target/release/failover-webhook
 CERTS := certs
 
-.PHONY: all build test lint fmt run bench e2e clean chart-test
+.PHONY: all build test lint fmt run bench e2e clean chart-test fuzz advisories soak
+
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
 
 all: build
 
@@ -16,6 +19,21 @@ build:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
+	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny
+	$(CARGO) deny --frozen check licenses bans sources
+
+# Known vulnerabilities and unmaintained crates: needs the RustSec advisory database, which
+# cargo deny clones from GitHub (docs/reliability.md, "Supply chain").
+advisories:
+	$(CARGO) deny --locked check advisories
+
+# Each fuzz target for FUZZ_SECONDS seconds (scripts/fuzz.sh).
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# Ten minutes of mixed traffic under certificate rotation; not part of `make test`.
+soak: build
+	$(CARGO) run --release --locked --example soak -- --binary $(BIN) --seconds $(SOAK_SECONDS)
 
 test: lint
 	$(CARGO) test --locked
