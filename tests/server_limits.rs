@@ -44,16 +44,29 @@ async fn in_flight(server: &TestServer) -> Option<f64> {
     )
 }
 
+/// Bodies in memory are bounded; a request finding the bound reached waits for it, within its
+/// deadline. (Evaluation slots are taken only once a body is complete, so a half-sent body
+/// holds bytes of this bound, not a slot.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_beyond_the_evaluation_slots_waits_and_is_503_when_its_deadline_passes() {
+async fn a_request_finding_the_body_memory_spent_waits_and_is_503_when_its_deadline_passes() {
+    let len = fixtures::bytes(CREATE_V1).len();
     let mut s = setup();
     s.config.limits = Limits {
+        // Room for the held half and less than one more whole body.
+        max_body_bytes: len + len / 2 - 1,
+        body_memory_bytes: 0,
         max_concurrent_requests: 1,
         ..Limits::default()
     };
     let server = s.start().await;
-    // Holds the only slot: its body is half sent.
+    // Holds half the body memory: its body is half sent.
     let held = Held::start(server.addr, server.probe_addr, server.client_config(&[H1])).await;
+    let half = (len / 2) as f64;
+    eventually(Duration::from_secs(10), "the half body held", || async {
+        let text = scrape(server.probe_addr).await;
+        (value(&text, "failover_webhook_request_body_bytes") == Some(half)).then_some(())
+    })
+    .await;
 
     let mut conn = server.h1().await;
     let reply = conn
@@ -362,4 +375,8 @@ fn the_default_limits_are_the_documented_ones() {
     assert_eq!(limits.tls_handshake_timeout, Duration::from_secs(10));
     assert_eq!(limits.max_concurrent_requests, 64);
     assert_eq!(limits.h2_max_concurrent_streams, 64);
+    assert_eq!(limits.max_connections, 1024);
+    assert_eq!(limits.max_header_bytes, 64 * 1024);
+    assert_eq!(limits.h2_idle_timeout, Duration::from_secs(120));
+    assert_eq!(limits.body_memory_bytes, 64 * MIB);
 }

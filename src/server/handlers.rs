@@ -57,7 +57,10 @@ impl AppState {
         AppState {
             permits: Semaphore::new(limits.max_concurrent_requests.max(1)),
             refusal_log: LogLimit::new(REFUSAL_LOG_INTERVAL),
-            body_budget: BodyBudget::new(limits.body_memory_bytes.max(limits.max_body_bytes)),
+            body_budget: BodyBudget::new(
+                limits.body_memory_bytes.max(limits.max_body_bytes),
+                metrics.body_bytes(),
+            ),
             topology,
             settings,
             metrics,

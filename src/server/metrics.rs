@@ -76,6 +76,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
+    body_bytes: Gauge,
     findings: Family<FindingLabels, Counter>,
     topology_objects: Family<KindLabels, Gauge>,
     cert_reloads: Family<ResultLabels, Counter>,
@@ -112,6 +113,12 @@ impl Metrics {
             "requests_in_flight",
             "Admission requests being answered now",
             in_flight.clone(),
+        );
+        let body_bytes = Gauge::default();
+        registry.register(
+            "request_body_bytes",
+            "Bytes of request bodies held in memory now",
+            body_bytes.clone(),
         );
         let findings = Family::<FindingLabels, Counter>::default();
         registry.register(
@@ -157,6 +164,7 @@ impl Metrics {
             requests,
             duration,
             in_flight,
+            body_bytes,
             findings,
             topology_objects,
             cert_reloads,
@@ -232,6 +240,11 @@ impl Metrics {
     pub fn in_flight(&self) -> InFlight {
         self.in_flight.inc();
         InFlight(self.in_flight.clone())
+    }
+
+    /// The gauge of request-body bytes held, updated by the body reader.
+    pub fn body_bytes(&self) -> Gauge {
+        self.body_bytes.clone()
     }
 
     pub fn cert_reloaded(&self, ok: bool) {
