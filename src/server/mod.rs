@@ -2,9 +2,11 @@
 //! listeners, [`Server::serve`] accepts and answers until a shutdown, then drains. Process
 //! setup (runtime, logging, topology source, exit codes) is `crate::serve`'s.
 //!
-//! - `connection`: accept loops, TLS handshake, HTTP/1.1 and HTTP/2 per connection
+//! - `connection`: accept loops, TLS handshake, HTTP/1.1 and HTTP/2 per connection; `limit`:
+//!   the cap on open connections; `idle`: closing HTTP/2 connections that carry no request
 //! - `handlers`: `/validate` and `/mutate` over HTTP; `deadline`: the time a request may
-//!   take, from `?timeout=`; `log_limit`: rate-limited logs for refusals anyone can cause
+//!   take, from `?timeout=`; `log_limit`: rate-limited logs for refusals anyone can cause;
+//!   `body`: reading bodies against the memory they may hold together
 //! - `tls` and `reload`: the serving certificate and its hot reload
 //! - `probes` and `metrics`: `/healthz`, `/readyz`, `/metrics`
 //! - `shutdown`: signals and draining
