@@ -12,8 +12,9 @@ use crate::api::{FailoverServiceSpec, PortSpec, ResourceRef, State};
 use crate::finding::{FieldPath, Finding, RuleCode};
 
 /// The JSON shape of one field, as the proto3 JSON mapping of the original API reads it.
-/// `null` is accepted everywhere: proto3 reads it as "unset".
-enum Shape {
+/// `null` is accepted everywhere: proto3 reads it as "unset". The admission policy is generated
+/// from the same table, so both judge the same keys and types.
+pub(crate) enum Shape {
     String,
     /// A JSON number; its range is a rule of its own (`PortNumberInvalid`).
     Number,
@@ -56,7 +57,7 @@ static STATUS: Shape = Shape::Object(&[
     ("translationStatus", &STATUS_ENTRY),
     ("translatorErrors", &Shape::Array(&TRANSLATOR_ERROR)),
 ]);
-static OBJECT: Shape = Shape::Object(&[
+pub(crate) static OBJECT: Shape = Shape::Object(&[
     ("apiVersion", &Shape::String),
     ("kind", &Shape::String),
     ("metadata", &Shape::Any),
@@ -186,7 +187,7 @@ pub fn suggest<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> Optio
     best.map(|(c, _)| c)
 }
 
-fn expected(shape: &Shape) -> &'static str {
+pub(crate) fn expected(shape: &Shape) -> &'static str {
     match shape {
         Shape::String => "a string",
         Shape::Number => "a number",
