@@ -34,6 +34,9 @@ pub enum Command {
     Certs(CertsArgs),
     /// Explain a rule: what it checks, its verdict, why it exists, a bad and a fixed example.
     Explain(ExplainArgs),
+    /// Print the spec rules as a ValidatingAdmissionPolicy and its binding (YAML), for
+    /// `kubectl apply -f -`.
+    Policy(PolicyArgs),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -257,6 +260,13 @@ pub struct CertsArgs {
     /// Overwrite existing files.
     #[arg(long, env = "FAILOVER_WEBHOOK_FORCE", value_parser = BoolishValueParser::new())]
     pub force: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct PolicyArgs {
+    /// Judge an unset `spec.cluster` as this cluster, as the webhook's `--default-cluster` fills it.
+    #[arg(long, value_name = "NAME", env = "FAILOVER_WEBHOOK_DEFAULT_CLUSTER")]
+    pub default_cluster: Option<String>,
 }
 
 #[cfg(test)]

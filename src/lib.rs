@@ -27,6 +27,7 @@ pub mod engine;
 pub mod explain;
 pub mod finding;
 pub mod manifest;
+pub mod policy;
 pub mod rules;
 pub mod serve;
 pub mod server;

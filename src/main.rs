@@ -10,5 +10,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => failover_webhook::serve::run(args),
         Command::Certs(args) => failover_webhook::certs::run(&args),
         Command::Explain(args) => failover_webhook::explain::run(&args),
+        Command::Policy(args) => failover_webhook::policy::run(&args),
     }
 }
