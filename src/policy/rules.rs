@@ -167,7 +167,7 @@ pub fn validation(code: RuleCode) -> Option<Validation> {
         }
         NamespaceRequired => (
             format!(
-                "{} || {} || variables.namespace != ''",
+                "{} || {} || variables.specNamespace != ''",
                 spec_malformed(),
                 str_malformed(SPEC, "namespace")
             ),
@@ -176,16 +176,16 @@ pub fn validation(code: RuleCode) -> Option<Validation> {
         ),
         NamespaceInvalid => (
             format!(
-                "{} || variables.namespace == '' || {}",
+                "{} || variables.specNamespace == '' || {}",
                 spec_malformed(),
-                is_label("variables.namespace")
+                is_label("variables.specNamespace")
             ),
-            invalid_label("variables.namespace"),
+            invalid_label("variables.specNamespace"),
             Some("spec.namespace"),
         ),
         ClusterRequired => (
             format!(
-                "{} || {} || variables.cluster != ''",
+                "{} || {} || variables.specCluster != ''",
                 spec_malformed(),
                 str_malformed(SPEC, "cluster")
             ),
@@ -275,11 +275,11 @@ fn list_malformed() -> String {
 
 /// The defaulted namespace and cluster of the entry `e` (a map), as strings.
 fn ref_namespace(e: &str) -> String {
-    super::cel::defaulted_str(e, "namespace", "variables.namespace")
+    super::cel::defaulted_str(e, "namespace", "variables.specNamespace")
 }
 
 fn ref_cluster(e: &str) -> String {
-    super::cel::defaulted_str(e, "cluster", "variables.cluster")
+    super::cel::defaulted_str(e, "cluster", "variables.specCluster")
 }
 
 /// The name, namespace and cluster of the entry `e` (a map) are set and well-formed, or of the

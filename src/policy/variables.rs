@@ -60,12 +60,13 @@ fn side(vars: &mut Vec<(String, String)>, object: &str, prefix: &str) {
     // The spec as a map to read from; `{}` when absent, null or of another type.
     push("spec", format!("type({spec_of}) == map ? {spec_of} : {{}}"));
     let spec = v(prefix, "spec");
+    // Not `namespace`: a CEL reserved word.
     push(
-        "namespace",
+        "specNamespace",
         defaulted_str(&spec, "namespace", "variables.namespaceDefault"),
     );
     push(
-        "cluster",
+        "specCluster",
         defaulted_str(&spec, "cluster", "variables.clusterDefault"),
     );
     push(
@@ -116,8 +117,8 @@ fn side(vars: &mut Vec<(String, String)>, object: &str, prefix: &str) {
     );
     // (name, namespace, cluster) of each entry whose three fields are set, after defaulting;
     // `[]` for the others. Two equal keys are a ServiceDuplicate.
-    let ns = v(prefix, "namespace");
-    let cluster = v(prefix, "cluster");
+    let ns = v(prefix, "specNamespace");
+    let cluster = v(prefix, "specCluster");
     push(
         "serviceKeys",
         format!(
@@ -198,10 +199,10 @@ fn spec_equal() -> String {
         let entry = format!(
             "((type({a}) == map && type({b}) == map) ? ({} && {} == {} && {} == {}) : {a} == {b})",
             same_except(&a, &b, &["namespace", "cluster"]),
-            defaulted_wrapped(&a, "namespace", "variables.namespace"),
-            defaulted_wrapped(&b, "namespace", "variables.oldNamespace"),
-            defaulted_wrapped(&a, "cluster", "variables.cluster"),
-            defaulted_wrapped(&b, "cluster", "variables.oldCluster"),
+            defaulted_wrapped(&a, "namespace", "variables.specNamespace"),
+            defaulted_wrapped(&b, "namespace", "variables.oldSpecNamespace"),
+            defaulted_wrapped(&a, "cluster", "variables.specCluster"),
+            defaulted_wrapped(&b, "cluster", "variables.oldSpecCluster"),
         );
         format!(
             "(({both}) ? (size({ns}) == size({os}) && (size({ns}) <= {INDEXED_ENTRIES} ? variables.indices.all(i, i >= size({ns}) || {entry}) : {ns} == {os})) : {} == {})",
