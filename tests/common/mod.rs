@@ -9,4 +9,5 @@ pub mod fixtures;
 pub mod held;
 pub mod metrics;
 pub mod pki;
+pub mod policy;
 pub mod server;
