@@ -1,5 +1,5 @@
 //! `failover-webhook policy`: a ValidatingAdmissionPolicy and its binding as YAML, ready for
-//! `kubectl apply -f -`, and the copy kept in the repository for installs without the binary.
+//! `kubectl apply -f -`, and the copy the Helm chart ships.
 
 mod common;
 
@@ -78,5 +78,5 @@ fn the_copy_in_the_repository_is_what_the_command_prints() {
     );
 }
 
-/// Where the generated policy is kept for installs that do not run the binary.
-const COPY: &str = "deploy/admission-policy.yaml";
+/// Where the Helm chart reads the generated policy from.
+const COPY: &str = "charts/failover-webhook/files/admission-policy.yaml";

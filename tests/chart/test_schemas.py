@@ -65,5 +65,7 @@ def test_default_render_holds_exactly_the_expected_objects(default_docs):
         "Secret",
         "Service",
         "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
         "ValidatingWebhookConfiguration",
     ]
