@@ -27,8 +27,8 @@ pub(crate) fn variables(default_cluster: &str) -> Vec<(String, String)> {
             "type(request.namespace) == string ? request.namespace : ''".to_owned(),
         ),
     ];
-    side(&mut vars, "object", "");
-    side(&mut vars, "oldObject", "old");
+    side(&mut vars, "object", "", Side::Judged);
+    side(&mut vars, "oldObject", "old", Side::Compared);
     vars.push(("unchanged".to_owned(), unchanged()));
     vars
 }
@@ -48,10 +48,26 @@ fn v(prefix: &str, name: &str) -> String {
     format!("variables.{}", var(prefix, name))
 }
 
+/// What a side's variables are for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// The object under review: the validations read its defaulted fields.
+    Judged,
+    /// The stored object of an UPDATE: only the ratchet compares it.
+    Compared,
+}
+
+/// Variables only the validations read.
+const JUDGED_ONLY: [&str; 3] = ["portProtocol", "portName", "serviceKeys"];
+
 /// The defaulted spec of one side: the object under review, or the stored one on UPDATE
 /// (`oldObject` is `null` on CREATE; the old side then reads as an empty spec, unused).
-fn side(vars: &mut Vec<(String, String)>, object: &str, prefix: &str) {
-    let mut push = |name: &str, expr: String| vars.push((var(prefix, name), expr));
+fn side(vars: &mut Vec<(String, String)>, object: &str, prefix: &str, side: Side) {
+    let mut push = |name: &str, expr: String| {
+        if side == Side::Judged || !JUDGED_ONLY.contains(&name) {
+            vars.push((var(prefix, name), expr));
+        }
+    };
     let spec_of = format!(
         "(type({object}) == map && {} ? {} : null)",
         has(object, "spec"),
