@@ -2,9 +2,9 @@
 //! of 100,000 MeshServices while an older snapshot is still held by a reader (as a request in
 //! flight would), so every write copies what it shares.
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use failover_webhook::api::Kind;
-use failover_webhook::topology::{SharedTopology, Topology, decode};
+use failover_webhook::topology::{SharedTopology, Topology, TopologyObject, decode};
 
 #[path = "../tests/common/scale.rs"]
 mod scale;
@@ -87,5 +87,46 @@ fn bench(c: &mut Criterion) {
     assert_eq!(shared.load().count(Kind::MeshService), N);
 }
 
+/// One MODIFIED event applied and published while a reader holds the previous snapshot; kept
+/// out of line so that callgrind can count it alone (`--toggle-collect`).
+#[inline(never)]
+fn apply_and_publish(live: &mut Topology, shared: &SharedTopology, decoded: TopologyObject) {
+    let held_by_a_reader = shared.load();
+    live.apply(decoded);
+    shared.store(live.clone());
+    drop(held_by_a_reader);
+}
+
+/// With `TOPOLOGY_WATCH_EVENTS=n`, builds the index and applies `n` decoded MODIFIED events
+/// with no timing around them, for an instruction count that does not depend on the machine's
+/// load (the command is in docs/performance.md).
+fn count_only(n: usize) {
+    let mut live = Topology::empty();
+    for i in 0..N {
+        live.apply(decode::decode(Kind::MeshService, &scale::mesh_service(i)).unwrap());
+    }
+    let shared = SharedTopology::new(live.clone());
+    let events: Vec<_> = (0..n)
+        .map(|k| {
+            let mut obj = scale::mesh_service(k * 7919 % N);
+            obj["spec"]["mesh"]["name"] = "istio-istio-system-cluster-y".into();
+            decode::decode(Kind::MeshService, &obj).unwrap()
+        })
+        .collect();
+    for decoded in events {
+        apply_and_publish(&mut live, &shared, decoded);
+    }
+    assert_eq!(shared.load().count(Kind::MeshService), N);
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    match std::env::var("TOPOLOGY_WATCH_EVENTS") {
+        Ok(n) => count_only(n.parse().expect("TOPOLOGY_WATCH_EVENTS is a count")),
+        Err(_) => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}
