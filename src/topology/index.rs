@@ -241,14 +241,21 @@ impl Topology {
     }
 
     pub fn apply_mesh_service(&mut self, ms: MeshServiceObject) {
-        self.delete_mesh_service(&ms.me);
         let ref_key: Option<Arc<str>> = ms
             .service_ref
             .as_ref()
             .map(|r| key(&[&r.name, &r.namespace, &r.cluster]).into());
-        self.services
-            .objects
-            .insert(&object_key(&ms.me), ref_key.clone());
+        let object = object_key(&ms.me);
+        // Most updates (status, mesh) keep the service ref: then the object's entry stays as
+        // it is, and only its claim below is replaced — one map written instead of two.
+        let same_ref = matches!(
+            (self.services.objects.get(&object), &ref_key),
+            (Some(Some(old)), Some(new)) if old == new
+        );
+        if !same_ref {
+            self.delete_mesh_service(&ms.me);
+            self.services.objects.insert(&object, ref_key.clone());
+        }
         if let Some(ref_key) = ref_key {
             let entry = ServiceEntry {
                 mesh_service: ms.me,
@@ -485,6 +492,29 @@ mod apply_delete_tests {
         assert!(t.service("old", "ns", "c1").is_none());
         assert_eq!(t.service("new", "ns", "c1").unwrap().mesh_service.name, "a");
         assert_eq!(t.count(Kind::MeshService), 1);
+    }
+
+    #[test]
+    fn an_update_keeping_the_service_ref_replaces_the_entry_in_place() {
+        let mut t = Topology::empty();
+        t.apply_mesh_service(ms("b", "svc"));
+        t.apply_mesh_service(ms("a", "svc"));
+        let published = t.clone();
+        let mut updated = ms("a", "svc");
+        updated.outlier_detection = true;
+        t.apply_mesh_service(updated);
+        let first = t.service("svc", "ns", "c1").unwrap();
+        assert_eq!(first.mesh_service.name, "a");
+        assert!(first.outlier_detection);
+        assert!(
+            !published
+                .service("svc", "ns", "c1")
+                .unwrap()
+                .outlier_detection
+        );
+        assert_eq!(t.count(Kind::MeshService), 2);
+        t.delete_mesh_service(&r("smh", "a"));
+        assert_eq!(t.service("svc", "ns", "c1").unwrap().mesh_service.name, "b");
     }
 
     #[test]
