@@ -88,11 +88,7 @@ fn bench(c: &mut Criterion) {
         let size = t.count(Kind::MeshService);
         // The evaluation must be clean, or the benchmark would measure an error path.
         let eval = evaluate(
-            &Review {
-                change: Change::Create,
-                object: &object,
-                this: &this,
-            },
+            &Review::new(Change::Create, &object, &this),
             Some(&t),
             &settings,
         );
@@ -104,11 +100,7 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("mesh_services", size), &t, |b, t| {
             b.iter(|| {
                 evaluate(
-                    black_box(&Review {
-                        change: Change::Create,
-                        object: &object,
-                        this: &this,
-                    }),
+                    black_box(&Review::new(Change::Create, &object, &this)),
                     Some(t),
                     &settings,
                 )

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::api::{Kind, ObjectRef};
 use crate::cli::CheckArgs;
-use crate::engine::{self, Change, Review, Settings};
+use crate::engine::{self, Change, Effect, Review, Settings};
 use crate::finding::{FieldPath, RuleCode};
 use crate::manifest::{self, Document};
 use crate::topology::{Topology, TopologyBuilder, snapshot};
@@ -61,6 +61,8 @@ pub struct Reported {
     pub field: String,
     pub message: String,
     pub deny: bool,
+    /// `deny`, `warn`, or `skipped` (named in the object's skip-rules annotation).
+    pub effect: Effect,
     /// Line of the field's key in `file` (of its parent's when the field is missing); null
     /// only for documents read without positions.
     pub line: Option<usize>,
@@ -79,6 +81,15 @@ pub struct Checked {
     pub denied: bool,
 }
 
+/// An entry of an object's skip-rules annotation that is not honoured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnnotationProblem {
+    pub file: String,
+    /// `namespace/name`.
+    pub object: String,
+    pub message: String,
+}
+
 /// What a check found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -91,6 +102,7 @@ pub struct Report {
     pub not_judged: usize,
     /// Every FailoverService checked, in input order.
     pub checked: Vec<Checked>,
+    pub annotation_problems: Vec<AnnotationProblem>,
 }
 
 fn is_failover_service(doc: &Document) -> bool {
@@ -211,6 +223,7 @@ pub fn check_documents(
                 field: field.to_owned(),
                 message,
                 deny: true,
+                effect: Effect::Deny,
                 line: at.map(|p| p.line),
                 column: at.map(|p| p.column),
             });
@@ -218,11 +231,7 @@ pub fn check_documents(
     }
     for (doc, this) in objects.into_iter().zip(&identities) {
         let eval = engine::evaluate(
-            &Review {
-                change: Change::Create,
-                object: &doc.value,
-                this,
-            },
+            &Review::new(Change::Create, &doc.value, this),
             topology.as_ref(),
             settings,
         );
@@ -238,6 +247,22 @@ pub fn check_documents(
             line: doc.positions.of(&FieldPath::root()).map(|p| p.line),
             denied: !eval.allowed(),
         });
+        report
+            .annotation_problems
+            .extend(
+                eval.skip
+                    .problems()
+                    .into_iter()
+                    .map(|message| AnnotationProblem {
+                        file: doc.location.file.clone(),
+                        object: if shown.namespace.is_empty() {
+                            shown.name.clone()
+                        } else {
+                            format!("{}/{}", shown.namespace, shown.name)
+                        },
+                        message,
+                    }),
+            );
         report.findings.extend(eval.findings.into_iter().map(|j| {
             let at = doc.positions.of(&j.finding.field);
             Reported {
@@ -246,8 +271,9 @@ pub fn check_documents(
                 name: shown.name.clone(),
                 code: ReportCode::Rule(j.finding.code),
                 field: j.finding.field.to_string(),
+                deny: j.deny(),
+                effect: j.effect,
                 message: j.finding.message,
-                deny: j.deny,
                 line: at.map(|p| p.line),
                 column: at.map(|p| p.column),
             }
@@ -312,6 +338,9 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
             "note: skipped {}: only .yaml, .yml and .json files are read from folders",
             file.display()
         );
+    }
+    for p in &report.annotation_problems {
+        let _ = writeln!(err, "warning: {}: {}: {}", p.file, p.object, p.message);
     }
     if skipped_topology_rules {
         let _ = writeln!(

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::enforcement::{self, Enforcement};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "failover-webhook",
@@ -91,6 +93,7 @@ impl RuleArgs {
         crate::engine::Settings {
             default_cluster: self.default_cluster.clone().filter(|c| !c.is_empty()),
             strict_references: self.strict_references,
+            enforcement: Enforcement::default(),
         }
     }
 }
@@ -138,6 +141,17 @@ pub struct ServeArgs {
     pub topology: TopologyArgs,
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// What findings that would deny do: `deny`, or `warn` to allow the object with `would
+    /// deny:` warnings (audit mode). `CLASS=deny|warn` sets one rule class (spec, reference,
+    /// conflict) and wins over the bare value; repeatable or comma-separated.
+    #[arg(
+        long,
+        value_name = "[CLASS=]deny|warn",
+        default_value = "deny",
+        env = "FAILOVER_WEBHOOK_ENFORCEMENT",
+        value_delimiter = ','
+    )]
+    pub enforcement: Vec<enforcement::Entry>,
     /// Log format.
     #[arg(long, value_enum, default_value_t, env = "FAILOVER_WEBHOOK_LOG_FORMAT")]
     pub log_format: LogFormat,
@@ -158,6 +172,16 @@ pub struct ServeArgs {
         env = "FAILOVER_WEBHOOK_MAX_CONNECTIONS"
     )]
     pub max_connections: usize,
+}
+
+impl ServeArgs {
+    /// The evaluation settings: the rule settings and the enforcement.
+    pub fn settings(&self) -> crate::engine::Settings {
+        crate::engine::Settings {
+            enforcement: Enforcement::from_entries(&self.enforcement),
+            ..self.rules.settings()
+        }
+    }
 }
 
 /// `HOST:PORT` for a listener: an IP address, or a host name resolved once at start. Like Go's
@@ -361,5 +385,80 @@ mod tests {
         };
         assert!(c.rules.strict_references && c.allow_empty);
         assert_eq!(c.paths, [PathBuf::from("examples")]);
+    }
+
+    fn serve_with(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let base = [
+            "failover-webhook",
+            "serve",
+            "--tls-cert",
+            "c",
+            "--tls-key",
+            "k",
+        ];
+        let cli = Cli::try_parse_from(base.iter().chain(args))?;
+        match cli.command {
+            Command::Serve(s) => Ok(s),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    fn enforcement_of(args: &[&str]) -> String {
+        serve_with(args).unwrap().settings().enforcement.to_string()
+    }
+
+    #[test]
+    fn enforcement_defaults_to_deny() {
+        assert_eq!(
+            enforcement_of(&[]),
+            "spec=deny,reference=deny,conflict=deny"
+        );
+    }
+
+    #[test]
+    fn enforcement_takes_a_mode_and_class_overrides_repeated_or_comma_separated() {
+        assert_eq!(
+            enforcement_of(&["--enforcement", "warn"]),
+            "spec=warn,reference=warn,conflict=warn"
+        );
+        assert_eq!(
+            enforcement_of(&["--enforcement", "conflict=warn"]),
+            "spec=deny,reference=deny,conflict=warn"
+        );
+        let expected = "spec=deny,reference=warn,conflict=warn";
+        assert_eq!(
+            enforcement_of(&["--enforcement", "spec=deny,warn"]),
+            expected
+        );
+        assert_eq!(
+            enforcement_of(&["--enforcement", "warn", "--enforcement", "spec=deny"]),
+            expected
+        );
+    }
+
+    #[test]
+    fn enforcement_keeps_strict_references_and_the_default_cluster() {
+        let s = serve_with(&[
+            "--enforcement",
+            "reference=warn",
+            "--strict-references",
+            "--default-cluster",
+            "c1",
+        ])
+        .unwrap()
+        .settings();
+        assert!(s.strict_references);
+        assert_eq!(s.default_cluster.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn a_bad_enforcement_value_is_a_usage_error_naming_it() {
+        let e = serve_with(&["--enforcement", "conflict=audit"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(
+            e.to_string()
+                .contains("unknown action \"audit\": expected deny or warn"),
+            "{e}"
+        );
     }
 }

@@ -7,8 +7,10 @@ use serde_json::{Map, Value};
 use crate::api::{ObjectRef, State};
 use crate::decode;
 use crate::defaults;
+use crate::enforcement::{Action, Enforcement};
 use crate::finding::{Finding, RuleClass};
 use crate::rules;
+use crate::skip::{self, SkipRules};
 use crate::status;
 use crate::topology::Topology;
 
@@ -19,6 +21,8 @@ pub struct Settings {
     pub default_cluster: Option<String>,
     /// `--strict-references`: reference findings deny instead of warn.
     pub strict_references: bool,
+    /// `--enforcement`: whether findings that would deny do deny, or only warn.
+    pub enforcement: Enforcement,
 }
 
 /// What is being admitted. DELETE and CONNECT never reach the engine: they are allowed as they
@@ -37,9 +41,21 @@ pub struct Review<'a> {
     pub object: &'a Value,
     /// The object's namespace and name. On a CREATE with `generateName` the name is empty.
     pub this: &'a ObjectRef,
+    /// The value of the object's skip-rules annotation ([`skip::ANNOTATION`]), if any.
+    pub skip_rules: Option<&'a str>,
 }
 
 impl<'a> Review<'a> {
+    /// A review of `object`, with the skip-rules annotation read from it.
+    pub fn new(change: Change<'a>, object: &'a Value, this: &'a ObjectRef) -> Review<'a> {
+        Review {
+            change,
+            object,
+            this,
+            skip_rules: skip::annotation(object),
+        }
+    }
+
     /// A review of `object` under its own metadata, for callers without an admission request.
     pub fn identity_of(object: &Value) -> ObjectRef {
         let meta = |k| {
@@ -57,13 +73,53 @@ impl<'a> Review<'a> {
     }
 }
 
+/// What one finding does in this evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Denies the object.
+    Deny,
+    /// Would deny, but enforcement for its class is `warn`: allowed, with a `would deny:`
+    /// warning.
+    WouldDeny,
+    /// Named in the object's skip-rules annotation: allowed, with a warning naming it.
+    Skipped,
+    /// Never denies here: a reference finding without `--strict-references`, or any finding
+    /// of an UPDATE that keeps the spec.
+    Warn,
+}
+
+impl Effect {
+    /// The label used in metrics and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Deny => "deny",
+            Effect::WouldDeny => "would_deny",
+            Effect::Skipped => "skipped",
+            Effect::Warn => "warn",
+        }
+    }
+
+    /// Whether the finding would deny the object with every class enforced and no finding
+    /// skipped: what the `would_deny` metric counts, in both modes.
+    pub fn would_deny(self) -> bool {
+        matches!(self, Effect::Deny | Effect::WouldDeny)
+    }
+}
+
 /// A finding with the verdict it carries in this evaluation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Judged {
     #[serde(flatten)]
     pub finding: Finding,
-    /// Whether this finding alone would deny the object.
-    pub deny: bool,
+    pub effect: Effect,
+}
+
+impl Judged {
+    /// Whether this finding alone denies the object.
+    pub fn deny(&self) -> bool {
+        self.effect == Effect::Deny
+    }
 }
 
 /// The result of [`evaluate`].
@@ -78,19 +134,58 @@ pub struct Evaluation {
     /// RFC 6902 operations that apply the defaults and the initial status to the object as
     /// received. Empty when there is nothing to change.
     pub patch: json_patch::Patch,
+    /// The object's skip-rules annotation, read (empty without one).
+    pub skip: SkipRules,
 }
 
 impl Evaluation {
     pub fn allowed(&self) -> bool {
-        !self.findings.iter().any(|j| j.deny)
+        !self.findings.iter().any(Judged::deny)
     }
 
     pub fn denials(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|j| j.deny).map(|j| &j.finding)
+        self.findings
+            .iter()
+            .filter(|j| j.deny())
+            .map(|j| &j.finding)
     }
 
+    /// The findings that do not deny, whatever the reason.
     pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|j| !j.deny).map(|j| &j.finding)
+        self.findings
+            .iter()
+            .filter(|j| !j.deny())
+            .map(|j| &j.finding)
+    }
+
+    /// The findings with `effect`.
+    pub fn with_effect(&self, effect: Effect) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(move |j| j.effect == effect)
+            .map(|j| &j.finding)
+    }
+}
+
+/// What a finding does: the skip annotation first (an object's owner accepted it), then
+/// whether it would deny at all (its class, `--strict-references`, ratcheting), then the
+/// enforcement of its class.
+fn effect(finding: &Finding, ratcheted: bool, skip: &SkipRules, settings: &Settings) -> Effect {
+    let class = finding.class();
+    let would_deny = !ratcheted
+        && match class {
+            RuleClass::Spec | RuleClass::Conflict => true,
+            RuleClass::Reference => settings.strict_references,
+        };
+    if skip.skips(finding.code) {
+        Effect::Skipped
+    } else if !would_deny {
+        Effect::Warn
+    } else {
+        match settings.enforcement.action(class) {
+            Action::Deny => Effect::Deny,
+            Action::Warn => Effect::WouldDeny,
+        }
     }
 }
 
@@ -184,15 +279,12 @@ pub fn evaluate(
         json_patch::Patch(Vec::new())
     };
 
+    let skip = review.skip_rules.map(SkipRules::parse).unwrap_or_default();
     let findings = findings
         .into_iter()
-        .map(|finding| {
-            let deny = !ratcheted
-                && match finding.class() {
-                    RuleClass::Spec | RuleClass::Conflict => true,
-                    RuleClass::Reference => settings.strict_references,
-                };
-            Judged { finding, deny }
+        .map(|finding| Judged {
+            effect: effect(&finding, ratcheted, &skip, settings),
+            finding,
         })
         .collect();
     Evaluation {
@@ -200,6 +292,7 @@ pub fn evaluate(
         ratcheted,
         state,
         patch,
+        skip,
     }
 }
 
@@ -217,11 +310,7 @@ mod tests {
     fn run(change: Change<'_>, object: &Value, settings: &Settings) -> Evaluation {
         let this = Review::identity_of(object);
         evaluate(
-            &Review {
-                change,
-                object,
-                this: &this,
-            },
+            &Review::new(change, object, &this),
             Some(&embedded()),
             settings,
         )
@@ -506,5 +595,180 @@ mod tests {
         assert_eq!(eval.findings.len(), 1);
     }
 
+    fn effects(eval: &Evaluation) -> Vec<(RuleCode, Effect)> {
+        eval.findings
+            .iter()
+            .map(|j| (j.finding.code, j.effect))
+            .collect()
+    }
+
+    /// A spec finding (port), a reference finding (cluster) and a conflict (hostname).
+    fn one_of_each_class() -> Value {
+        let object = with(valid(), "/spec/port/port", json!(70000));
+        let object = with(object, "/spec/hostname", json!("reviews.bookinfo.failover"));
+        with(object, "/spec/cluster", json!("moon-cluster"))
+    }
+
+    fn settings(enforcement: Enforcement, strict_references: bool) -> Settings {
+        Settings {
+            enforcement,
+            strict_references,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn in_warn_mode_what_would_deny_is_allowed_and_marked() {
+        let object = one_of_each_class();
+        let eval = run(
+            Change::Create,
+            &object,
+            &settings(Enforcement::warn(), false),
+        );
+        assert!(eval.allowed());
+        assert_eq!(
+            effects(&eval),
+            [
+                (RuleCode::ClusterNotRegistered, Effect::Warn),
+                (RuleCode::HostnameConflict, Effect::WouldDeny),
+                (RuleCode::PortNumberInvalid, Effect::WouldDeny),
+            ]
+        );
+        assert_eq!(
+            eval.state,
+            State::Invalid,
+            "the status still tells the truth"
+        );
+        let enforced = run(Change::Create, &object, &Settings::default());
+        assert!(!enforced.allowed());
+        assert_eq!(
+            enforced
+                .findings
+                .iter()
+                .filter(|j| j.effect.would_deny())
+                .count(),
+            2,
+            "the same findings would deny in both modes"
+        );
+    }
+
+    #[test]
+    fn a_class_override_audits_that_class_while_the_others_enforce() {
+        let conflict_warn = Enforcement::default().with(RuleClass::Conflict, Action::Warn);
+        let eval = run(
+            Change::Create,
+            &one_of_each_class(),
+            &settings(conflict_warn, false),
+        );
+        assert!(!eval.allowed());
+        assert_eq!(
+            eval.denials().map(|f| f.code).collect::<Vec<_>>(),
+            [RuleCode::PortNumberInvalid]
+        );
+        assert_eq!(
+            eval.with_effect(Effect::WouldDeny)
+                .map(|f| f.code)
+                .collect::<Vec<_>>(),
+            [RuleCode::HostnameConflict]
+        );
+    }
+
+    #[test]
+    fn strict_references_decides_whether_a_reference_finding_would_deny_at_all() {
+        let object = with(valid(), "/spec/cluster", json!("moon-cluster"));
+        let code = |s: &Settings| effects(&run(Change::Create, &object, s));
+        let not_strict = Enforcement::default().with(RuleClass::Reference, Action::Deny);
+        assert_eq!(
+            code(&settings(not_strict, false)),
+            [(RuleCode::ClusterNotRegistered, Effect::Warn)],
+            "enforcement never makes a plain warning deny"
+        );
+        assert_eq!(
+            code(&settings(Enforcement::default(), true)),
+            [(RuleCode::ClusterNotRegistered, Effect::Deny)]
+        );
+        let audited = Enforcement::default().with(RuleClass::Reference, Action::Warn);
+        assert_eq!(
+            code(&settings(audited, true)),
+            [(RuleCode::ClusterNotRegistered, Effect::WouldDeny)]
+        );
+    }
+
+    #[test]
+    fn a_ratcheted_update_is_not_counted_as_would_deny() {
+        let old = with(valid(), "/spec/port/port", json!(70000));
+        let new = with(old.clone(), "/metadata/labels", json!({"team": "a"}));
+        for enforcement in [Enforcement::default(), Enforcement::warn()] {
+            let eval = run(
+                Change::Update { old: &old },
+                &new,
+                &settings(enforcement, false),
+            );
+            assert_eq!(
+                effects(&eval),
+                [(RuleCode::PortNumberInvalid, Effect::Warn)]
+            );
+        }
+    }
+
+    fn annotated(object: Value, value: &str) -> Value {
+        with(
+            object,
+            "/metadata/annotations",
+            json!({crate::skip::ANNOTATION: value}),
+        )
+    }
+
+    #[test]
+    fn the_skip_annotation_lets_a_conflict_through_and_reports_it() {
+        let object = with(
+            valid(),
+            "/spec/hostname",
+            json!("reviews.bookinfo.failover"),
+        );
+        let object = annotated(object, "HostnameConflict");
+        let eval = run(Change::Create, &object, &Settings::default());
+        assert!(eval.allowed());
+        assert_eq!(
+            effects(&eval),
+            [(RuleCode::HostnameConflict, Effect::Skipped)]
+        );
+        assert!(eval.skip.problems().is_empty());
+        assert_eq!(
+            eval.state,
+            State::Conflict,
+            "the status still tells the truth"
+        );
+    }
+
+    #[test]
+    fn the_skip_annotation_cannot_skip_spec_rules_and_says_so() {
+        let object = annotated(
+            with(valid(), "/spec/port/port", json!(70000)),
+            "PortNumberInvalid",
+        );
+        let eval = run(Change::Create, &object, &Settings::default());
+        assert!(!eval.allowed());
+        assert_eq!(eval.skip.problems().len(), 1);
+        assert!(eval.skip.problems()[0].contains("PortNumberInvalid is a spec rule"));
+    }
+
+    #[test]
+    fn the_engine_takes_the_annotation_value_as_given() {
+        let object = with(
+            valid(),
+            "/spec/hostname",
+            json!("reviews.bookinfo.failover"),
+        );
+        let this = Review::identity_of(&object);
+        let review = Review {
+            skip_rules: Some("HostnameConflict"),
+            ..Review::new(Change::Create, &object, &this)
+        };
+        let eval = evaluate(&review, Some(&embedded()), &Settings::default());
+        assert!(eval.allowed());
+    }
+
+    use crate::enforcement::{Action, Enforcement};
     use crate::rules::test_support::{with, without};
 }

@@ -23,6 +23,7 @@ pub mod check;
 pub mod cli;
 pub mod decode;
 pub mod defaults;
+pub mod enforcement;
 pub mod engine;
 pub mod explain;
 pub mod finding;
@@ -31,6 +32,7 @@ pub mod policy;
 pub mod rules;
 pub mod serve;
 pub mod server;
+pub mod skip;
 pub mod status;
 pub mod topology;
 

@@ -95,6 +95,7 @@ fn json_output_is_one_array_of_findings_with_the_contract_keys() {
                 "code",
                 "column",
                 "deny",
+                "effect",
                 "field",
                 "file",
                 "line",

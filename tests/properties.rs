@@ -182,7 +182,7 @@ fn identity(object: &Value) -> ObjectRef {
 fn settings(default_cluster: bool) -> Settings {
     Settings {
         default_cluster: default_cluster.then(|| "mgmt-cluster".to_owned()),
-        strict_references: false,
+        ..Settings::default()
     }
 }
 
@@ -266,11 +266,7 @@ fn set_str(v: Option<&Value>) -> Option<&str> {
 fn create(object: &Value, settings: &Settings) -> failover_webhook::engine::Evaluation {
     let this = identity(object);
     evaluate(
-        &Review {
-            change: Change::Create,
-            object,
-            this: &this,
-        },
+        &Review::new(Change::Create, object, &this),
         Some(topology()),
         settings,
     )
@@ -315,7 +311,7 @@ proptest! {
     fn any_json_value_is_evaluated_without_panic(object in json_value(), old in json_value()) {
         let this = identity(&object);
         for change in [Change::Create, Change::Update { old: &old }] {
-            let eval = evaluate(&Review { change, object: &object, this: &this }, Some(topology()), &Settings::default());
+            let eval = evaluate(&Review::new(change, &object, &this), Some(topology()), &Settings::default());
             let mut patched = object.clone();
             prop_assert!(json_patch::patch(&mut patched, &eval.patch).is_ok());
         }
@@ -428,7 +424,7 @@ proptest! {
         filled in any::<bool>(),
         dc in any::<bool>(),
     ) {
-        let settings = Settings { default_cluster: dc.then(|| "mgmt-cluster".to_owned()), strict_references: true };
+        let settings = Settings { default_cluster: dc.then(|| "mgmt-cluster".to_owned()), strict_references: true, ..Settings::default() };
         let old = object;
         let mut new = if filled { patched(&old, &create(&old, &settings)) } else { old.clone() };
         if let Some(status) = old.get("status") {
@@ -437,10 +433,10 @@ proptest! {
         edit.apply(&mut new);
         prop_assert_ne!(&new["metadata"], &old["metadata"]);
         let this = identity(&new);
-        let eval = evaluate(&Review { change: Change::Update { old: &old }, object: &new, this: &this }, Some(topology()), &settings);
+        let eval = evaluate(&Review::new(Change::Update { old: &old }, &new, &this), Some(topology()), &settings);
         prop_assert!(eval.ratcheted);
         prop_assert!(eval.allowed());
-        prop_assert!(eval.findings.iter().all(|j| !j.deny));
+        prop_assert!(eval.findings.iter().all(|j| !j.deny()));
         let fresh = create(&new, &settings);
         let codes = |e: &failover_webhook::engine::Evaluation| e.findings.iter().map(|j| (j.finding.code, j.finding.field.clone())).collect::<Vec<_>>();
         prop_assert_eq!(codes(&eval), codes(&fresh), "the same findings, as warnings");
@@ -449,16 +445,16 @@ proptest! {
     /// An update that changes the spec is judged like a create of the new object.
     #[test]
     fn an_update_that_changes_the_spec_is_judged(object in perturbed(), edit in metadata_edit(), strict in any::<bool>()) {
-        let settings = Settings { default_cluster: None, strict_references: strict };
+        let settings = Settings { default_cluster: None, strict_references: strict, ..Settings::default() };
         let mut new = object.clone();
         let hostname = if object.pointer("/spec/hostname") == Some(&json!("moved.shop.failover")) { "moved-again.shop.failover" } else { "moved.shop.failover" };
         new["spec"]["hostname"] = json!(hostname);
         edit.apply(&mut new);
         let this = identity(&new);
-        let eval = evaluate(&Review { change: Change::Update { old: &object }, object: &new, this: &this }, Some(topology()), &settings);
+        let eval = evaluate(&Review::new(Change::Update { old: &object }, &new, &this), Some(topology()), &settings);
         prop_assert!(!eval.ratcheted);
         let fresh = create(&new, &settings);
-        let judged = |e: &failover_webhook::engine::Evaluation| e.findings.iter().map(|j| (j.finding.code, j.deny)).collect::<Vec<_>>();
+        let judged = |e: &failover_webhook::engine::Evaluation| e.findings.iter().map(|j| (j.finding.code, j.deny())).collect::<Vec<_>>();
         prop_assert_eq!(judged(&eval), judged(&fresh));
     }
 }
@@ -764,6 +760,7 @@ fn strict_and_default_cluster() -> impl Strategy<Value = Settings> {
     (any::<bool>(), any::<bool>()).prop_map(|(strict, dc)| Settings {
         default_cluster: dc.then(|| "mgmt-cluster".to_owned()),
         strict_references: strict,
+        ..Settings::default()
     })
 }
 
@@ -857,7 +854,7 @@ proptest! {
         change in 0..3u8,
         dc in any::<bool>(),
     ) {
-        let lenient = Settings { default_cluster: dc.then(|| "mgmt-cluster".to_owned()), strict_references: false };
+        let lenient = Settings { default_cluster: dc.then(|| "mgmt-cluster".to_owned()), strict_references: false, ..Settings::default() };
         let strict = Settings { strict_references: true, ..lenient.clone() };
         let mut relabelled = object.clone();
         relabelled["metadata"]["labels"] = json!({"edited": "yes"});
@@ -867,17 +864,17 @@ proptest! {
             _ => (&object, Change::Update { old: &old }),
         };
         let this = identity(new);
-        let run = |s: &Settings| evaluate(&Review { change, object: new, this: &this }, Some(topology()), s);
+        let run = |s: &Settings| evaluate(&Review::new(change, new, &this), Some(topology()), s);
         let (a, b) = (run(&lenient), run(&strict));
         prop_assert_eq!(a.ratcheted, b.ratcheted);
         prop_assert_eq!(a.findings.len(), b.findings.len());
         for (l, s) in a.findings.iter().zip(&b.findings) {
             prop_assert_eq!(&l.finding, &s.finding);
             if l.finding.code.class() == RuleClass::Reference {
-                prop_assert!(!l.deny);
-                prop_assert_eq!(s.deny, !a.ratcheted);
+                prop_assert!(!l.deny());
+                prop_assert_eq!(s.deny(), !a.ratcheted);
             } else {
-                prop_assert_eq!(l.deny, s.deny);
+                prop_assert_eq!(l.deny(), s.deny());
             }
         }
     }
@@ -1028,7 +1025,7 @@ fn each_default_fills_only_what_is_unset() {
         }
         let settings = Settings {
             default_cluster: cluster.map(str::to_owned),
-            strict_references: false,
+            ..Settings::default()
         };
         let out = patched(&object, &create(&object, &settings));
         assert_eq!(
@@ -1110,11 +1107,7 @@ fn a_port_needs_a_name_and_a_protocol_once_defaulted_for_every_pairing() {
             let mut object = valid_object();
             object["spec"]["port"] = port.clone();
             let eval = evaluate(
-                &Review {
-                    change: Change::Create,
-                    object: &object,
-                    this: &identity(&object),
-                },
+                &Review::new(Change::Create, &object, &identity(&object)),
                 Some(topology()),
                 &Settings::default(),
             );

@@ -21,7 +21,7 @@ use serde_json::Value;
 pub use request::{AdmissionRequest, Operation, ReviewError, ReviewVersion};
 pub use response::{AdmissionResponse, DenialStatus};
 
-use crate::engine::{Change, Review, Settings, evaluate};
+use crate::engine::{Change, Effect, Review, Settings, evaluate};
 use crate::finding::RuleCode;
 use crate::topology::Topology;
 
@@ -102,8 +102,8 @@ pub struct Summary {
     pub dry_run: bool,
     pub verdict: Verdict,
     pub patched: bool,
-    /// Every finding's rule and whether it denied.
-    pub findings: Vec<(RuleCode, bool)>,
+    /// Every finding's rule and what it did.
+    pub findings: Vec<(RuleCode, Effect)>,
 }
 
 /// A finished review: the AdmissionReview to send back, and its summary.
@@ -160,25 +160,21 @@ pub fn review_value(
 
     let this = req.identity();
     let eval = evaluate(
-        &Review {
-            change,
-            object: req.object,
-            this: &this,
-        },
+        &Review::new(change, req.object, &this),
         Some(ctx.topology),
         ctx.settings,
     );
     summary.findings = eval
         .findings
         .iter()
-        .map(|j| (j.finding.code, j.deny))
+        .map(|j| (j.finding.code, j.effect))
         .collect();
 
     let response = match endpoint {
         Endpoint::Mutate => AdmissionResponse::allow(req.uid).with_patch(&eval.patch),
         Endpoint::Validate => {
-            let allow = AdmissionResponse::allow(req.uid)
-                .with_warnings(warnings::from_findings(eval.warnings()));
+            let allow =
+                AdmissionResponse::allow(req.uid).with_warnings(warnings::for_evaluation(&eval));
             if eval.allowed() {
                 allow
             } else {

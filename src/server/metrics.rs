@@ -16,6 +16,7 @@ use prometheus_client::registry::{Registry, Unit};
 use super::tls::HandshakeFailure;
 use crate::admission::{Endpoint, Summary};
 use crate::api::Kind;
+use crate::finding::RuleCode;
 use crate::topology::Topology;
 
 /// The content type of the exposition (OpenMetrics text, which Prometheus scrapes natively).
@@ -39,6 +40,11 @@ struct FindingLabels {
     endpoint: &'static str,
     rule: &'static str,
     effect: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -78,6 +84,7 @@ pub struct Metrics {
     in_flight: Gauge,
     body_bytes: Gauge,
     findings: Family<FindingLabels, Counter>,
+    would_deny: Family<CodeLabels, Counter>,
     topology_objects: Family<KindLabels, Gauge>,
     cert_reloads: Family<ResultLabels, Counter>,
     cert_expiry: Gauge,
@@ -123,9 +130,23 @@ impl Metrics {
         let findings = Family::<FindingLabels, Counter>::default();
         registry.register(
             "findings",
-            "Findings reported, by endpoint, rule code and effect (deny or warn)",
+            "Findings reported, by endpoint, rule code and effect (deny, would_deny, skipped, warn)",
             findings.clone(),
         );
+        let would_deny = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "would_deny",
+            "Findings of /validate that would deny with every rule class enforced, by rule code, \
+             whether enforcement denied them or only warned",
+            would_deny.clone(),
+        );
+        // Every code exists from the start at 0, so a rollout reads "nothing would be denied"
+        // from a series, not from its absence.
+        for code in RuleCode::ALL {
+            drop(would_deny.get_or_create(&CodeLabels {
+                code: code.as_str(),
+            }));
+        }
         let topology_objects = Family::<KindLabels, Gauge>::default();
         registry.register(
             "topology_objects",
@@ -166,6 +187,7 @@ impl Metrics {
             in_flight,
             body_bytes,
             findings,
+            would_deny,
             topology_objects,
             cert_reloads,
             cert_expiry,
@@ -199,14 +221,22 @@ impl Metrics {
                 endpoint: endpoint.as_str(),
             })
             .observe(elapsed.as_secs_f64());
-        for &(code, deny) in summary.map_or(&[][..], |s| &s.findings) {
+        for &(code, effect) in summary.map_or(&[][..], |s| &s.findings) {
             self.findings
                 .get_or_create(&FindingLabels {
                     endpoint: endpoint.as_str(),
                     rule: code.as_str(),
-                    effect: if deny { "deny" } else { "warn" },
+                    effect: effect.as_str(),
                 })
                 .inc();
+            // `/mutate` judges the same object first; counting both would count it twice.
+            if endpoint == Endpoint::Validate && effect.would_deny() {
+                self.would_deny
+                    .get_or_create(&CodeLabels {
+                        code: code.as_str(),
+                    })
+                    .inc();
+            }
         }
     }
 

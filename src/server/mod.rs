@@ -134,7 +134,7 @@ impl ServerConfig {
             tls_cert: args.tls_cert.clone(),
             tls_key: args.tls_key.clone(),
             client_ca: args.client_ca.clone(),
-            settings: args.rules.settings(),
+            settings: args.settings(),
             topology,
             topology_synced: true,
             limits: Limits {
@@ -297,6 +297,7 @@ impl Server {
         tracing::info!(
             listen = %self.admission_addr,
             probe_listen = %self.probe_addr,
+            enforcement = %self.state.settings.enforcement,
             "serving /validate and /mutate over HTTPS; probes and metrics over HTTP"
         );
 

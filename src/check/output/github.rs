@@ -58,6 +58,7 @@ mod tests {
             field: "spec.hostName".into(),
             message: "100% unknown\nfield".into(),
             deny: false,
+            effect: crate::engine::Effect::Warn,
             line: Some(8),
             column: Some(3),
         };

@@ -14,6 +14,7 @@ pub use text::text_line;
 
 use super::{Report, ReportCode, Reported};
 use crate::cli::OutputFormat;
+use crate::engine::Effect;
 
 pub fn write(format: OutputFormat, report: &Report, out: &mut dyn Write) -> io::Result<()> {
     match format {
@@ -45,5 +46,16 @@ fn summary(r: &Reported) -> String {
         ReportCode::Rule(code) => crate::explain::hint(code),
         ReportCode::NotAFailoverService => r.code.to_string(),
     };
-    format!("{}: {}: {} ({more})", object(r), r.field, r.message)
+    // As the server's warning says it: the object's owner accepted this finding.
+    let skipped = if r.effect == Effect::Skipped {
+        format!("skipped by {}: ", crate::skip::ANNOTATION)
+    } else {
+        String::new()
+    };
+    format!(
+        "{skipped}{}: {}: {} ({more})",
+        object(r),
+        r.field,
+        r.message
+    )
 }

@@ -28,6 +28,7 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::check::ReportCode;
+    use crate::engine::Effect;
     use crate::finding::RuleCode;
 
     fn finding(deny: bool, line: Option<usize>) -> Reported {
@@ -39,9 +40,23 @@ mod tests {
             field: "spec.cluster".into(),
             message: "Required value".into(),
             deny,
+            effect: if deny { Effect::Deny } else { Effect::Warn },
             line,
             column: line.map(|_| 3),
         }
+    }
+
+    #[test]
+    fn a_skipped_finding_is_a_warning_that_names_the_annotation() {
+        let skipped = Reported {
+            effect: Effect::Skipped,
+            ..finding(false, Some(4))
+        };
+        assert_eq!(
+            text_line(&skipped),
+            "m.yaml:4:3: warning: skipped by failover-webhook.smh.solo.io/skip-rules: f-*: \
+             spec.cluster: Required value (run: failover-webhook explain ClusterRequired)"
+        );
     }
 
     #[test]
