@@ -490,6 +490,41 @@ spec:
     }
 
     #[test]
+    fn a_skipped_conflict_does_not_count_as_denied_and_says_why() {
+        let text = two_with_one_hostname().replacen(
+            "metadata: {name: a, namespace: shop}",
+            "metadata: {name: a, namespace: shop, annotations: \
+             {failover-webhook.smh.solo.io/skip-rules: 'HostnameConflict,Typo'}}",
+            1,
+        );
+        let report = check_documents(&docs(&text), Some(embedded_builder()), &Settings::default());
+        assert_eq!(report.denied, 1, "only the object without the annotation");
+        let skipped = &report.findings[0];
+        assert_eq!(
+            (skipped.name.as_str(), skipped.effect),
+            ("a", Effect::Skipped)
+        );
+        assert!(!skipped.deny);
+        assert!(
+            output::text_line(skipped).contains(
+                ": warning: skipped by failover-webhook.smh.solo.io/skip-rules: shop/a: spec.hostname: "
+            ),
+            "{}",
+            output::text_line(skipped)
+        );
+        assert_eq!(
+            report.annotation_problems,
+            [AnnotationProblem {
+                file: "m.yaml".into(),
+                object: "shop/a".into(),
+                message:
+                    "failover-webhook.smh.solo.io/skip-rules: unknown rule code \"Typo\" ignored"
+                        .into(),
+            }]
+        );
+    }
+
+    #[test]
     fn findings_carry_the_position_of_their_field() {
         let report = check_documents(
             &docs(
