@@ -363,4 +363,46 @@ fn a_generate_name_manifest_never_conflicts_with_itself_but_two_conflict_with_ea
     assert_eq!(conflicts.len(), 2, "{}", stdout(&o));
     assert!(conflicts[0].contains("bookinfo/a-*2"), "{}", conflicts[0]);
     assert!(conflicts[1].contains("bookinfo/a-*1"), "{}", conflicts[1]);
+
+/// The rollout report: an exported cluster checked against itself, where the skip-rules
+/// annotation accepts a conflict (exit 0, the skip shown) and a typo in it is warned about.
+#[test]
+fn the_skip_rules_annotation_is_honoured_and_its_typos_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let conflict = std::fs::read_to_string("examples/conflict/hostname-conflict.yaml").unwrap();
+    let annotated = |codes: &str| {
+        conflict.replacen(
+            "metadata:\n",
+            &format!(
+                "metadata:\n  annotations:\n    failover-webhook.smh.solo.io/skip-rules: \"{codes}\"\n"
+            ),
+            1,
+        )
+    };
+    let file = dir.path().join("fs.yaml");
+
+    std::fs::write(&file, annotated("HostnameConflict")).unwrap();
+    let o = check(&["--snapshot", SNAPSHOT, file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            ": warning: skipped by failover-webhook.smh.solo.io/skip-rules: \
+             service-mesh-hub/hostname-conflict: spec.hostname: Duplicate value: "
+        ),
+        "{}",
+        stdout(&o)
+    );
+
+    std::fs::write(&file, annotated("HostnameConflicts")).unwrap();
+    let o = check(&["--snapshot", SNAPSHOT, file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "warning: {}: service-mesh-hub/hostname-conflict: failover-webhook.smh.solo.io/skip-rules: \
+             unknown rule code \"HostnameConflicts\" ignored (did you mean HostnameConflict?)",
+            file.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -7,7 +7,8 @@
 use failover_webhook::admission::{self, Endpoint};
 use failover_webhook::api::ObjectRef;
 use failover_webhook::defaults::{self, Context};
-use failover_webhook::engine::{Change, Review, Settings, evaluate};
+use failover_webhook::enforcement::Enforcement;
+use failover_webhook::engine::{Change, Effect, Review, Settings, evaluate};
 use failover_webhook::finding::RuleClass;
 use failover_webhook::topology::{Topology, embedded};
 use proptest::prelude::*;
@@ -306,6 +307,28 @@ fn is_a_default(at: &str, value: &Value, object: &Value, spec: &Value, dc: bool)
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Audit mode changes what happens to a finding, never which findings would deny: the
+    /// findings that deny when enforced are exactly the `would deny` ones when audited.
+    #[test]
+    fn audit_mode_never_denies_and_would_deny_exactly_what_enforcement_denies(
+        object in failover_service(),
+        strict in any::<bool>(),
+    ) {
+        let this = identity(&object);
+        let review = Review::new(Change::Create, &object, &this);
+        let enforced = Settings { strict_references: strict, ..Settings::default() };
+        let audited = Settings { enforcement: Enforcement::warn(), ..enforced.clone() };
+        let deny = evaluate(&review, Some(topology()), &enforced);
+        let warn = evaluate(&review, Some(topology()), &audited);
+        prop_assert!(warn.allowed());
+        prop_assert_eq!(warn.denials().count(), 0);
+        let denied: Vec<_> = deny.denials().collect();
+        let would: Vec<_> = warn.with_effect(Effect::WouldDeny).collect();
+        prop_assert_eq!(denied, would);
+        prop_assert_eq!(deny.with_effect(Effect::Warn).collect::<Vec<_>>(), warn.with_effect(Effect::Warn).collect::<Vec<_>>());
+        prop_assert_eq!(deny.patch, warn.patch, "/mutate behaves as usual");
+    }
 
     #[test]
     fn any_json_value_is_evaluated_without_panic(object in json_value(), old in json_value()) {
