@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::client::Conn;
 use common::contract::{Webhook, assert_accepted};
 use common::fixtures::{self, CREATE_V1};
@@ -282,8 +284,24 @@ async fn the_serve_process_takes_its_enforcement_from_the_command_line() {
     let mut conn = Conn::open(p.addr, config).await.unwrap();
     let answer = validate(&mut conn, &create("process-1", 9080, TAKEN_HOSTNAME, None)).await;
     assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    // The log names the object and what would deny it: the per-object audit record.
+    let logs = p.logs.clone();
+    let line = common::server::eventually(Duration::from_secs(10), "the audit log line", || {
+        let found = logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("allowed; would deny"))
+            .cloned();
+        async move { found }
+    })
+    .await;
+    let line: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(line["fields"]["would_deny"], "HostnameConflict", "{line}");
+    assert_eq!(line["span"]["namespace"], "service-mesh-hub", "{line}");
+    assert_eq!(line["span"]["uid"], "process-1", "{line}");
     p.signal(libc::SIGTERM);
-    assert!(p.wait(std::time::Duration::from_secs(15)).await.success());
+    assert!(p.wait(Duration::from_secs(15)).await.success());
 
     // From the option and from the environment alike.
     for (args, env) in [

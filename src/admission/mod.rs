@@ -106,6 +106,16 @@ pub struct Summary {
     pub findings: Vec<(RuleCode, Effect)>,
 }
 
+impl Summary {
+    /// The codes of the findings that would deny with every class enforced.
+    pub fn would_deny(&self) -> impl Iterator<Item = RuleCode> + '_ {
+        self.findings
+            .iter()
+            .filter(|(_, effect)| effect.would_deny())
+            .map(|&(code, _)| code)
+    }
+}
+
 /// A finished review: the AdmissionReview to send back, and its summary.
 #[derive(Debug)]
 pub struct Answer {

@@ -169,6 +169,19 @@ async fn admit(app: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response
                 .observe_request(endpoint, Some(&summary), 200, elapsed);
             match summary.verdict {
                 Verdict::Denied => tracing::info!(findings = summary.findings.len(), "denied"),
+                // In audit mode this line, with the span's namespace and name, is the per-object
+                // record of what enforcement would refuse. Only `/validate` writes it: `/mutate`
+                // judges the same object just before.
+                Verdict::Allowed
+                    if endpoint == Endpoint::Validate && summary.would_deny().next().is_some() =>
+                {
+                    let codes: Vec<&str> = summary.would_deny().map(|c| c.as_str()).collect();
+                    tracing::info!(
+                        findings = summary.findings.len(),
+                        would_deny = %codes.join(","),
+                        "allowed; would deny"
+                    )
+                }
                 Verdict::Allowed => tracing::debug!(
                     findings = summary.findings.len(),
                     patched = summary.patched,
