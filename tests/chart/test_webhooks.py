@@ -1,8 +1,12 @@
 """The webhook configurations: registered narrowly, pointing at the chart's own Service."""
 
-import pytest
+import json
+import re
 
-from conftest import NAMESPACE, SCENARIOS, one, render
+import pytest
+import yaml
+
+from conftest import CHART, NAMESPACE, SCENARIOS, one, render
 
 KINDS = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
 
@@ -73,3 +77,43 @@ def test_selectors_narrow_the_webhooks_when_given():
     docs = render("--set", "webhooks.namespaceSelector.matchLabels.team=mesh")
     for kind in KINDS:
         assert webhook(docs, kind)["namespaceSelector"] == {"matchLabels": {"team": "mesh"}}
+
+
+def documented_example(value):
+    """The selector that values.yaml's comment on `webhooks.<value>` gives as its example."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    at = next(i for i, l in enumerate(lines) if l.strip().startswith(f"{value}:"))
+    comment = []
+    for line in reversed(lines[:at]):
+        if not line.strip().startswith("#"):
+            break
+        comment.insert(0, line.strip().lstrip("#").strip())
+    example = re.search(r"`(\{.*\})`", " ".join(comment))
+    assert example, f"no example in the comment on {value}"
+    return yaml.safe_load(example.group(1))
+
+
+def test_the_documented_exemptions_render_on_both_webhooks():
+    """The examples in values.yaml: exempt a namespace, and let an object opt out by label."""
+    namespace = documented_example("namespaceSelector")
+    obj = documented_example("objectSelector")
+    assert namespace == {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["legacy-mesh"]}
+    ]}
+    assert obj == {"matchExpressions": [
+        {"key": "failover-webhook.smh.solo.io/exempt", "operator": "NotIn", "values": ["true"]}
+    ]}
+    docs = render(
+        "--set-json", "webhooks.namespaceSelector=" + json.dumps(namespace),
+        "--set-json", "webhooks.objectSelector=" + json.dumps(obj),
+    )
+    for kind in KINDS:
+        hook = webhook(docs, kind)
+        assert hook["namespaceSelector"] == namespace
+        assert hook["objectSelector"] == obj
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_without_selectors_every_failoverservice_is_sent(kind, default_docs):
+    hook = webhook(default_docs, kind)
+    assert hook["namespaceSelector"] == {} and hook["objectSelector"] == {}

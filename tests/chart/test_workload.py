@@ -169,3 +169,37 @@ def test_every_flag_the_chart_passes_is_known_to_the_server():
     flags = [a for a in container(docs)["args"] if a.startswith("--")]
     assert len(flags) >= 8
     assert set(flags) <= known_flags, set(flags) - known_flags
+
+
+def test_enforcement_is_passed_to_the_server_and_defaults_to_deny(default_docs):
+    assert arg_value(container(default_docs)["args"], "--enforcement") == "deny"
+    audit = render("--set", "server.enforcement=warn")
+    assert arg_value(container(audit)["args"], "--enforcement") == "warn"
+    # helm's --set splits on commas: a per-class list needs them escaped (or a values file).
+    staged = render("--set", r"server.enforcement=warn\,spec=deny")
+    assert arg_value(container(staged)["args"], "--enforcement") == "warn,spec=deny"
+
+
+def server_refuses_enforcement(value):
+    """Whether `serve` refuses `--enforcement VALUE` as a usage error (before reading any file)."""
+    proc = subprocess.run(
+        [BINARY, "serve", "--tls-cert", "/nonexistent", "--tls-key", "/nonexistent",
+         "--enforcement", value],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 2, proc.stderr
+    return "invalid value" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["deny", "warn", "conflict=warn", "warn,spec=deny", "reference = warn"])
+def test_enforcement_values_the_chart_renders_are_ones_the_server_takes(value):
+    docs = render("--set-string", "server.enforcement=" + value.replace(",", r"\,"))
+    assert arg_value(container(docs)["args"], "--enforcement") == value
+    assert not server_refuses_enforcement(value)
+
+
+@pytest.mark.parametrize("value", ["audit", "conflicts=warn", "warn,", "Warn", "spec=deny=warn"])
+def test_enforcement_values_the_server_refuses_are_refused_at_render(value):
+    with pytest.raises(RenderError, match="server.enforcement"):
+        render("--set-string", "server.enforcement=" + value.replace(",", r"\,"))
+    assert server_refuses_enforcement(value)
