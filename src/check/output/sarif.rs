@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::{Report, ReportCode, Reported, object};
+use crate::engine::Effect;
 use crate::explain::{self, class_name, explanation, readme_anchor};
 use crate::finding::{RuleClass, RuleCode};
 
@@ -93,6 +94,16 @@ struct SarifResult {
     level: &'static str,
     message: Text,
     locations: [Location; 1],
+    /// A finding the object's skip-rules annotation accepted: suppressed in the source, as
+    /// SARIF says it, so code scanning shows it as dismissed rather than open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressions: Option<[Suppression; 1]>,
+}
+
+#[derive(Debug, Serialize)]
+struct Suppression {
+    kind: &'static str,
+    justification: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -246,6 +257,12 @@ fn result(r: &Reported) -> SarifResult {
                 kind: "member",
             }],
         }],
+        suppressions: (r.effect == Effect::Skipped).then(|| {
+            [Suppression {
+                kind: "inSource",
+                justification: format!("accepted by the annotation {}", crate::skip::ANNOTATION),
+            }]
+        }),
     }
 }
 
@@ -294,6 +311,41 @@ mod tests {
         let reference = &log["runs"][0]["tool"]["driver"]["rules"][15];
         assert_eq!(reference["id"], "ServiceNotFound");
         assert_eq!(reference["defaultConfiguration"]["level"], "warning");
+    }
+
+    #[test]
+    fn a_skipped_finding_is_suppressed_in_source() {
+        let finding = |effect| Reported {
+            file: "m.yaml".into(),
+            namespace: "shop".into(),
+            name: "f".into(),
+            code: ReportCode::Rule(RuleCode::HostnameConflict),
+            field: "spec.hostname".into(),
+            message: "Duplicate value".into(),
+            deny: effect == Effect::Deny,
+            effect,
+            line: Some(7),
+            column: Some(3),
+        };
+        let report = Report {
+            findings: vec![finding(Effect::Skipped), finding(Effect::Deny)],
+            ..Report::default()
+        };
+        let log = serde_json::to_value(sarif(&report, None)).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../tests/schemas/sarif-schema-2.1.0.json"
+        ))
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        assert!(validator.is_valid(&log));
+        let results = &log["runs"][0]["results"];
+        assert_eq!(
+            results[0]["suppressions"],
+            serde_json::json!([{"kind": "inSource",
+                "justification": "accepted by the annotation failover-webhook.smh.solo.io/skip-rules"}])
+        );
+        assert_eq!(results[0]["level"], "warning");
+        assert!(results[1].get("suppressions").is_none());
     }
 
     #[test]
