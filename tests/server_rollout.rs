@@ -324,3 +324,93 @@ async fn the_serve_process_takes_its_enforcement_from_the_command_line() {
         );
     }
 }
+
+/// The rollout report: `kubectl get failoverservices -A -o yaml | failover-webhook check --kube -`
+/// judges the cluster's own FailoverServices against the cluster (here a fake API server), exits
+/// 1 and names each object that would be denied; a skip-rules annotation is honoured.
+#[tokio::test]
+async fn check_kube_reports_the_cluster_objects_that_would_be_denied() {
+    use failover_webhook::manifest;
+    use tokio::io::AsyncWriteExt;
+
+    let api = common::apiserver::FakeApi::start().await;
+    let mut failover_services = Vec::new();
+    let example = |path: &str| {
+        let file = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        manifest::parse(&file, &text).unwrap().remove(0).value
+    };
+    let mut accepted = example("examples/conflict/hostname-conflict.yaml");
+    accepted["metadata"]["name"] = json!("accepted-conflict");
+    accepted["metadata"]["annotations"] = json!({ANNOTATION: "HostnameConflict"});
+    let cluster = manifest::parse("embedded", failover_webhook::topology::EMBEDDED_YAML)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.value)
+        .chain([
+            example("examples/valid/checkout-failover.yaml"),
+            example("examples/spec/port-number-invalid.yaml"),
+            accepted,
+        ]);
+    for object in cluster {
+        if object["kind"] == "FailoverService" {
+            failover_services.push(object.clone());
+        }
+        api.apply(object);
+    }
+    // What `kubectl get failoverservices -A -o yaml` prints (JSON is YAML).
+    let listed = json!({"apiVersion": "v1", "kind": "List", "items": failover_services});
+
+    let mut child = tokio::process::Command::new(common::server::binary())
+        .args(["check", "--kube", "--output", "json", "-"])
+        .env("KUBECONFIG", &api.kubeconfig)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&serde_json::to_vec(&listed).unwrap())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("checked 4 FailoverService(s): 2 denied"),
+        "{stderr}"
+    );
+    let findings: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut denied: Vec<(String, String)> = findings
+        .iter()
+        .filter(|f| f["deny"] == true)
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                f["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    denied.sort();
+    assert_eq!(
+        denied,
+        [
+            (
+                "port-number-invalid".to_owned(),
+                "PortNumberInvalid".to_owned()
+            ),
+            // The annotation accepts the conflict for its own object only.
+            ("reviews-failover".to_owned(), "HostnameConflict".to_owned()),
+        ]
+    );
+    let skipped: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["name"] == "accepted-conflict")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{findings:?}");
+    assert_eq!(skipped[0]["effect"], "skipped");
+    assert_eq!(skipped[0]["deny"], false);
+}
