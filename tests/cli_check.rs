@@ -363,6 +363,7 @@ fn a_generate_name_manifest_never_conflicts_with_itself_but_two_conflict_with_ea
     assert_eq!(conflicts.len(), 2, "{}", stdout(&o));
     assert!(conflicts[0].contains("bookinfo/a-*2"), "{}", conflicts[0]);
     assert!(conflicts[1].contains("bookinfo/a-*1"), "{}", conflicts[1]);
+}
 
 /// The rollout report: an exported cluster checked against itself, where the skip-rules
 /// annotation accepts a conflict (exit 0, the skip shown) and a typo in it is warned about.

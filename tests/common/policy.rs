@@ -76,6 +76,7 @@ impl Compiled {
             settings: Settings {
                 default_cluster: default_cluster.map(str::to_owned),
                 strict_references: false,
+                enforcement: Default::default(),
             },
         }
     }
@@ -136,12 +137,14 @@ impl Compiled {
                 change,
                 object: a.object,
                 this: &this,
+                // The policy knows no skip annotation; spec findings cannot be skipped anyway.
+                skip_rules: None,
             },
             None,
             &self.settings,
         );
         let mut denying: BTreeMap<RuleCode, Vec<(String, String)>> = BTreeMap::new();
-        for j in eval.findings.iter().filter(|j| j.deny) {
+        for j in eval.findings.iter().filter(|j| j.deny()) {
             if j.finding.class() == RuleClass::Spec {
                 denying
                     .entry(j.finding.code)
