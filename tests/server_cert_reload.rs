@@ -91,7 +91,7 @@ async fn until_expiry(server: &TestServer, not_after: i64) {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_symlink_swap_is_served_to_new_handshakes_without_failing_a_request() {
     let (server, first) = server_on_secret_volume().await;
     assert_eq!(presented(&server).await, first.der);
@@ -165,7 +165,7 @@ async fn a_symlink_swap_is_served_to_new_handshakes_without_failing_a_request() 
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_certificate_that_does_not_load_leaves_the_old_one_serving() {
     let (server, first) = server_on_secret_volume().await;
     let volume = server.dir.path().join("secret");
@@ -212,7 +212,7 @@ async fn a_new_certificate_that_does_not_load_leaves_the_old_one_serving() {
 }
 
 /// A plain file rewritten in place (no symlinks) is picked up too.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_file_rewritten_in_place_is_reloaded() {
     let server = setup().start().await;
     let next = pki_of(&server).server("serving-2");
@@ -224,7 +224,7 @@ async fn a_certificate_file_rewritten_in_place_is_reloaded() {
 }
 
 /// Where the file system sends no change notifications, the poll finds the change.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_notifications_the_poll_finds_the_new_certificate() {
     let mut s = setup();
     s.config.reload = ReloadSettings {

@@ -112,7 +112,7 @@ async fn refusal(
 
 const VERSIONS: [&SupportedProtocolVersion; 2] = [&rustls::version::TLS12, &rustls::version::TLS13];
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_a_certificate_is_told_one_is_required() {
     let clients = Pki::new("client CA");
     let server = server_requiring(&clients).await;
@@ -128,7 +128,7 @@ async fn a_client_without_a_certificate_is_told_one_is_required() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_with_a_certificate_from_another_ca_is_told_the_ca_is_unknown() {
     let clients = Pki::new("client CA");
     let server = server_requiring(&clients).await;
@@ -144,7 +144,7 @@ async fn a_client_with_a_certificate_from_another_ca_is_told_the_ca_is_unknown()
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_with_a_valid_certificate_is_served_over_both_protocols() {
     let clients = Pki::new("client CA");
     let server = server_requiring(&clients).await;

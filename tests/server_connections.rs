@@ -25,7 +25,7 @@ async fn answered(conn: &mut Conn) {
     assert_eq!(reply.status, StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_connection_cap_new_clients_wait_and_open_ones_are_served() {
     let server = server(Limits {
         max_connections: 2,
@@ -63,7 +63,7 @@ async fn beyond_the_connection_cap_new_clients_wait_and_open_ones_are_served() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_h2_connection_is_closed_and_a_busy_one_is_not() {
     let server = server(Limits {
         h2_idle_timeout: Duration::from_secs(1),
@@ -113,7 +113,7 @@ async fn an_idle_h2_connection_is_closed_and_a_busy_one_is_not() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_connections_on_the_command_line_caps_the_server() {
     let pki = Pki::new("limits CA");
     let dir = tempfile::tempdir().unwrap();

@@ -77,7 +77,7 @@ async fn would_deny(server: &TestServer, code: RuleCode) -> f64 {
         .unwrap_or_else(|| panic!("no {} in\n{text}", would_deny_series(code)))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_warn_mode_a_denied_object_is_allowed_with_would_deny_warnings() {
     let server = start(Enforcement::warn()).await;
     let mut conn = server.h2().await;
@@ -139,7 +139,7 @@ async fn in_warn_mode_a_denied_object_is_allowed_with_would_deny_warnings() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_deny_mode_the_same_object_is_denied_and_counted_the_same() {
     let server = start(Enforcement::default()).await;
     let mut conn = server.h1().await;
@@ -164,7 +164,7 @@ async fn in_deny_mode_the_same_object_is_denied_and_counted_the_same() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_class_override_audits_conflicts_while_spec_rules_enforce() {
     let server = start(Enforcement::default().with(RuleClass::Conflict, Action::Warn)).await;
     let mut conn = server.h1().await;
@@ -192,7 +192,7 @@ async fn a_class_override_audits_conflicts_while_spec_rules_enforce() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_skip_annotation_admits_a_conflict_with_a_warning_naming_it() {
     let server = start(Enforcement::default()).await;
     let mut conn = server.h2().await;
@@ -240,7 +240,7 @@ async fn the_skip_annotation_admits_a_conflict_with_a_warning_naming_it() {
     server.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_warn_mode_a_skipped_finding_is_a_skip_not_a_would_deny() {
     let server = start(Enforcement::warn()).await;
     let mut conn = server.h1().await;
@@ -264,7 +264,7 @@ async fn in_warn_mode_a_skipped_finding_is_a_skip_not_a_would_deny() {
 
 /// The command line reaches the server: `failover-webhook serve --enforcement conflict=warn`
 /// logs its enforcement and audits conflicts; a bad value is a usage error (exit 2).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_serve_process_takes_its_enforcement_from_the_command_line() {
     let pki = common::pki::Pki::new("test CA");
     let dir = tempfile::tempdir().unwrap();
@@ -328,7 +328,7 @@ async fn the_serve_process_takes_its_enforcement_from_the_command_line() {
 /// The rollout report: `kubectl get failoverservices -A -o yaml | failover-webhook check --kube -`
 /// judges the cluster's own FailoverServices against the cluster (here a fake API server), exits
 /// 1 and names each object that would be denied; a skip-rules annotation is honoured.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_kube_reports_the_cluster_objects_that_would_be_denied() {
     use failover_webhook::manifest;
     use tokio::io::AsyncWriteExt;
