@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::enforcement::{self, Enforcement};
 
@@ -137,6 +137,19 @@ pub struct ServeArgs {
         value_parser = BoolishValueParser::new()
     )]
     pub kube: bool,
+    /// With --kube: keep each FailoverService's status.validationStatus true through its /status
+    /// subresource, re-judged when the cluster changes; one replica writes, by Lease.
+    #[arg(
+        long,
+        env = "FAILOVER_WEBHOOK_STATUS_CONTROLLER",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "true",
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub status_controller: bool,
     #[command(flatten)]
     pub topology: TopologyArgs,
     #[command(flatten)]

@@ -21,6 +21,7 @@ pub mod api;
 pub mod certs;
 pub mod check;
 pub mod cli;
+pub mod controller;
 pub mod decode;
 pub mod defaults;
 pub mod enforcement;

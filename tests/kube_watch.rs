@@ -196,7 +196,7 @@ async fn verdicts_follow_objects_added_modified_and_deleted_in_the_cluster() {
     // The controller hook saw which object changed.
     let change = tokio::time::timeout(LIMIT, async {
         loop {
-            if let Ok(Changed::Object { kind, object }) = changes.recv().await {
+            if let Ok(Changed::Object { kind, object, .. }) = changes.recv().await {
                 return (kind, object);
             }
         }

@@ -6,6 +6,8 @@ use tokio_util::sync::CancellationToken;
 use super::Error;
 use super::snapshot_reload::SnapshotWatch;
 use crate::cli::ServeArgs;
+use crate::controller::{ControllerMetrics, LeaseSettings, StatusController};
+use crate::engine::Settings;
 use crate::server::{Readiness, ServerConfig};
 use crate::topology::watch::{LiveTopology, SYNC_WARN_AFTER, WatchMetrics};
 use crate::topology::{SharedTopology, Topology, embedded, snapshot};
@@ -21,8 +23,46 @@ pub enum Source {
         shared: SharedTopology,
         client: kube::Client,
         metrics: WatchMetrics,
+        /// The status controller, unless turned off.
+        controller: Option<ControllerSetup>,
     },
 }
+
+/// What the status controller needs beyond the live topology.
+pub struct ControllerSetup {
+    settings: Settings,
+    lease: LeaseSettings,
+    metrics: ControllerMetrics,
+}
+
+/// The Lease of the status controller: in the release namespace (`POD_NAMESPACE`, else the
+/// client's default namespace), held under the pod name (`POD_NAME`, else the host name).
+fn lease_settings(client: &kube::Client) -> LeaseSettings {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let identity = env("POD_NAME")
+        .or_else(|| env("HOSTNAME"))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("failover-webhook-{}", std::process::id()));
+    LeaseSettings {
+        namespace: env("POD_NAMESPACE").unwrap_or_else(|| client.default_namespace().to_owned()),
+        name: LEASE_NAME.to_owned(),
+        identity,
+        duration_seconds: LEASE_SECONDS,
+        grace_seconds: LEASE_GRACE_SECONDS,
+    }
+}
+
+/// The status controller's Lease.
+pub const LEASE_NAME: &str = "failover-webhook-status";
+/// A holder that stops renewing loses the Lease after this long.
+const LEASE_SECONDS: u64 = 15;
+/// The holder renews this long before its claim expires.
+const LEASE_GRACE_SECONDS: u64 = 5;
 
 /// A client for the current cluster: in-cluster configuration, else `KUBECONFIG` or
 /// `~/.kube/config` and its current context. The crypto provider must be installed first.
@@ -40,10 +80,19 @@ impl Source {
             tracing::info!(
                 "watching the cluster for the topology; ready once every kind is listed"
             );
+            let controller = args.status_controller.then(|| ControllerSetup {
+                settings: args.rules.settings(),
+                lease: lease_settings(&client),
+                metrics: ControllerMetrics::new(),
+            });
+            if controller.is_none() {
+                tracing::info!("status controller off: FailoverService status is not written");
+            }
             return Ok(Source::Kube {
                 shared: SharedTopology::new(Topology::empty()),
                 client,
                 metrics: WatchMetrics::new(),
+                controller,
             });
         }
         let paths = &args.topology.snapshot;
@@ -75,9 +124,15 @@ impl Source {
     /// What the server needs to know of the source: a live source starts unready, and brings
     /// its metrics.
     pub fn configure(&self, config: &mut ServerConfig) {
-        if let Source::Kube { metrics, .. } = self {
+        if let Source::Kube {
+            metrics,
+            controller,
+            ..
+        } = self
+        {
             config.topology_synced = false;
             config.watch_metrics = Some(metrics.clone());
+            config.controller_metrics = controller.as_ref().map(|c| c.metrics.clone());
         }
     }
 
@@ -92,8 +147,21 @@ impl Source {
                 shared,
                 client,
                 metrics,
+                controller,
             } => {
-                let live = LiveTopology::start(client, shared, metrics, stop);
+                let live =
+                    LiveTopology::start(client.clone(), shared.clone(), metrics, stop.clone());
+                if let Some(setup) = controller {
+                    let controller = StatusController {
+                        client,
+                        topology: shared,
+                        live: live.clone(),
+                        settings: setup.settings,
+                        lease: setup.lease,
+                        metrics: setup.metrics,
+                    };
+                    tokio::spawn(controller.run(stop));
+                }
                 tokio::spawn(mark_ready_when_synced(live, readiness));
             }
         }

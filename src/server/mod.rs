@@ -124,6 +124,8 @@ pub struct ServerConfig {
     pub reload: ReloadSettings,
     /// The cluster watchers' metrics, served on `/metrics` beside the server's own.
     pub watch_metrics: Option<WatchMetrics>,
+    /// The status controller's metrics, when it runs.
+    pub controller_metrics: Option<crate::controller::ControllerMetrics>,
 }
 
 impl ServerConfig {
@@ -143,6 +145,7 @@ impl ServerConfig {
             },
             reload: ReloadSettings::default(),
             watch_metrics: None,
+            controller_metrics: None,
         }
     }
 }
@@ -188,6 +191,9 @@ impl Server {
         let mut metrics = Metrics::new();
         if let Some(watch) = &config.watch_metrics {
             watch.register(metrics.registry_mut());
+        }
+        if let Some(controller) = &config.controller_metrics {
+            controller.register(metrics.registry_mut());
         }
         let metrics = Arc::new(metrics);
         let resolver = Arc::new(CertResolver::new());

@@ -27,6 +27,9 @@ use tokio_rustls::TlsAcceptor;
 
 use super::pki::Pki;
 
+#[path = "apiserver_writes.rs"]
+mod writes;
+
 /// Lists answer at most this many items per page, whatever `limit` asks, so that every list
 /// of more than two objects is paged.
 pub const PAGE: usize = 2;
@@ -52,6 +55,8 @@ struct State {
     /// Items per page at most (`PAGE` unless changed).
     page: usize,
     watches: HashMap<String, usize>,
+    /// Status patches, Leases and Events.
+    writes: writes::Writes,
 }
 
 /// The fake API server; stops when dropped.
@@ -165,10 +170,18 @@ impl FakeApi {
                         let Ok(tls) = acceptor.accept(tcp).await else {
                             return;
                         };
-                        let service = hyper::service::service_fn(move |req| {
+                        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                             let state = state.clone();
+                            let notify = changed.clone();
                             let changed = changed.subscribe();
-                            async move { Ok::<_, Infallible>(handle(req, state, changed)) }
+                            async move {
+                                if req.method() == http::Method::GET
+                                    && !writes::is_write_path(req.uri().path())
+                                {
+                                    return Ok::<_, Infallible>(handle(req, state, changed));
+                                }
+                                Ok(writes::handle(req, state, notify).await)
+                            }
                         });
                         let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                             .serve_connection(TokioIo::new(tls), service)

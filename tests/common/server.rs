@@ -49,6 +49,7 @@ pub fn setup() -> Setup {
         limits: Limits::default(),
         reload: ReloadSettings::default(),
         watch_metrics: None,
+        controller_metrics: None,
     };
     Setup {
         config,

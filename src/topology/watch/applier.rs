@@ -24,7 +24,13 @@ pub enum Update {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Changed {
     /// One object was added, modified or deleted.
-    Object { kind: Kind, object: ObjectRef },
+    Object {
+        kind: Kind,
+        object: ObjectRef,
+        /// The version now in the index; `None` when the object was deleted or left out as
+        /// malformed. Lets a subscriber see what the new version refers to.
+        applied: Option<Box<crate::topology::TopologyObject>>,
+    },
     /// The whole kind was (re)listed: anything may have changed.
     Relisted { kind: Kind },
 }
@@ -45,6 +51,9 @@ pub(super) struct Applier {
     kinds: [KindState; Kind::ALL.len()],
     metrics: WatchMetrics,
     changes: broadcast::Sender<Changed>,
+    /// Changes applied but not yet published: announced only once readers can see them, so a
+    /// subscriber that reacts at once reads the new state.
+    pending: Vec<Changed>,
     synced: watch::Sender<bool>,
 }
 
@@ -94,6 +103,7 @@ impl Applier {
             kinds: Default::default(),
             metrics,
             changes,
+            pending: Vec::new(),
             synced,
         }
     }
@@ -103,13 +113,18 @@ impl Applier {
     }
 
     /// Publishes the live index to readers (an O(1) clone).
-    pub(super) fn publish(&self) {
+    pub(super) fn publish(&mut self) {
         self.shared.store(self.live.clone());
+        for change in self.pending.drain(..) {
+            // No subscriber is fine: nothing is waiting for changes.
+            let _ = self.changes.send(change);
+        }
     }
 
-    fn notify(&self, change: Changed) {
-        // No subscriber is fine: nothing is waiting for changes.
-        let _ = self.changes.send(change);
+    fn notify(&mut self, change: Changed) {
+        if self.changes.receiver_count() > 0 {
+            self.pending.push(change);
+        }
     }
 
     /// Applies one update; returns whether the live index changed (and needs publishing).
@@ -161,19 +176,33 @@ impl Applier {
             watcher::Event::Apply(obj) => {
                 self.metrics.event(kind);
                 let me = object_ref(&obj);
-                match self.decode(kind, obj) {
-                    Ok(object) => self.live.apply(object),
+                let applied = match self.decode(kind, obj) {
+                    Ok(object) => {
+                        self.live.apply(object.clone());
+                        Some(Box::new(object))
+                    }
                     // A version that cannot be read must not leave the previous one judging.
-                    Err(()) => self.live.delete(kind, &me),
-                }
-                self.notify(Changed::Object { kind, object: me });
+                    Err(()) => {
+                        self.live.delete(kind, &me);
+                        None
+                    }
+                };
+                self.notify(Changed::Object {
+                    kind,
+                    object: me,
+                    applied,
+                });
                 true
             }
             watcher::Event::Delete(obj) => {
                 self.metrics.event(kind);
                 let me = object_ref(&obj);
                 self.live.delete(kind, &me);
-                self.notify(Changed::Object { kind, object: me });
+                self.notify(Changed::Object {
+                    kind,
+                    object: me,
+                    applied: None,
+                });
                 true
             }
         }

@@ -1,0 +1,125 @@
+//! FailoverServices by what their verdict depends on, so that a change to one topology object
+//! re-queues exactly the FailoverServices it can affect.
+
+use std::collections::{HashMap, HashSet};
+
+use super::dependencies::{self, Dependency};
+use crate::api::{Kind, ObjectRef};
+use crate::topology::watch::Changed;
+
+/// Kept by the controller: each FailoverService's dependencies as of its last evaluation.
+#[derive(Debug, Default)]
+pub struct ReverseIndex {
+    by_dependency: HashMap<Dependency, HashSet<ObjectRef>>,
+    of: HashMap<ObjectRef, Vec<Dependency>>,
+}
+
+/// What re-judging a change takes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Affected {
+    /// These FailoverServices (possibly none).
+    Some(HashSet<ObjectRef>),
+    /// A whole kind was re-listed: every FailoverService.
+    All,
+}
+
+impl ReverseIndex {
+    /// Records `fs`'s dependencies, replacing those of its previous evaluation.
+    pub fn record(&mut self, fs: &ObjectRef, deps: Vec<Dependency>) {
+        self.forget(fs);
+        for d in &deps {
+            self.by_dependency
+                .entry(d.clone())
+                .or_default()
+                .insert(fs.clone());
+        }
+        self.of.insert(fs.clone(), deps);
+    }
+
+    /// Drops a deleted FailoverService.
+    pub fn forget(&mut self, fs: &ObjectRef) {
+        let Some(old) = self.of.remove(fs) else {
+            return;
+        };
+        for d in old {
+            if let Some(set) = self.by_dependency.get_mut(&d) {
+                set.remove(fs);
+                if set.is_empty() {
+                    self.by_dependency.remove(&d);
+                }
+            }
+        }
+    }
+
+    /// How many FailoverServices are indexed.
+    pub fn len(&self) -> usize {
+        self.of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.of.is_empty()
+    }
+
+    /// Every indexed FailoverService.
+    pub fn all(&self) -> impl Iterator<Item = &ObjectRef> {
+        self.of.keys()
+    }
+
+    fn dependents(&self, deps: &[Dependency], out: &mut HashSet<ObjectRef>) {
+        for d in deps {
+            if let Some(set) = self.by_dependency.get(d) {
+                out.extend(set.iter().cloned());
+            }
+        }
+    }
+
+    /// The FailoverServices a change can affect. A FailoverService's own change is the
+    /// controller's watch's to re-queue; here it re-queues the others sharing its old or new
+    /// hostname, whose conflict verdicts it can change.
+    pub fn affected(&self, change: &Changed) -> Affected {
+        let (kind, me, applied) = match change {
+            Changed::Relisted { .. } => return Affected::All,
+            Changed::Object {
+                kind,
+                object,
+                applied,
+            } => (*kind, object, applied.as_deref()),
+        };
+        let mut deps = match applied {
+            Some(object) => dependencies::touched_by(object),
+            None => Vec::new(),
+        };
+        // The object's own identity covers what its previous version was depended on through.
+        match kind {
+            Kind::KubernetesCluster => deps.push(Dependency::Cluster(me.name.clone())),
+            Kind::MeshService => deps.push(Dependency::MeshService(me.clone())),
+            Kind::Mesh => deps.push(Dependency::Mesh(me.clone())),
+            Kind::VirtualMesh => deps.push(Dependency::VirtualMesh(me.clone())),
+            Kind::FailoverService => {
+                let old = self.of.get(me).into_iter().flatten();
+                deps.extend(
+                    old.filter(|d| matches!(d, Dependency::Hostname(_)))
+                        .cloned(),
+                );
+            }
+        }
+        let mut out = HashSet::new();
+        self.dependents(&deps, &mut out);
+        if kind == Kind::FailoverService {
+            out.remove(me);
+        }
+        Affected::Some(out)
+    }
+}
+
+/// The FailoverService a change deleted (or left out of the topology as unreadable).
+pub fn is_failover_service_gone(change: &Changed) -> Option<&ObjectRef> {
+    match change {
+        Changed::Object {
+            kind: Kind::FailoverService,
+            object,
+            applied: None,
+        } => Some(object),
+        _ => None,
+    }
+}

@@ -1,0 +1,290 @@
+//! The status controller against the fake API server over HTTPS, through kube's real client:
+//! the status written for a new object and nothing when nothing changed, a Mesh leaving and
+//! rejoining the VirtualMesh, leader election and takeover, and a retried `409 Conflict`.
+//! Every wait is on an observed change, with a generous limit.
+
+mod common;
+
+use std::time::Duration;
+
+use common::apiserver::FakeApi;
+use common::server::eventually;
+use failover_webhook::controller::{
+    ControllerMetrics, FIELD_MANAGER, LeaseSettings, Outcome, StatusController, lease_field_manager,
+};
+use failover_webhook::engine::Settings;
+use failover_webhook::serve::install_crypto_provider;
+use failover_webhook::topology::watch::{LiveTopology, WatchMetrics};
+use failover_webhook::topology::{EMBEDDED_YAML, SharedTopology, Topology};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const LIMIT: Duration = Duration::from_secs(90);
+const NS: &str = "service-mesh-hub";
+const LEASE: &str = "failover-webhook-status";
+const CHECKOUT: &str = "service-mesh-hub/checkout-failover";
+
+fn demo_objects() -> Vec<Value> {
+    failover_webhook::manifest::parse("embedded", EMBEDDED_YAML)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.value)
+        .collect()
+}
+
+/// The valid checkout FailoverService of `examples/admission/`, as stored, with a status the
+/// translator owns.
+fn checkout(generation: i64) -> Value {
+    let review: Value =
+        serde_json::from_str(include_str!("../examples/admission/create-valid.json")).unwrap();
+    let mut obj = review["request"]["object"].clone();
+    obj["metadata"]["generation"] = json!(generation);
+    obj["status"] = json!({"translationStatus": {"state": "ACCEPTED"}, "translatorErrors": []});
+    obj
+}
+
+async fn fake_api() -> FakeApi {
+    let api = FakeApi::start().await;
+    for obj in demo_objects() {
+        api.apply(obj);
+    }
+    api.apply(checkout(3));
+    api
+}
+
+struct Replica {
+    metrics: ControllerMetrics,
+    stop: CancellationToken,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn replica(api: &FakeApi, identity: &str, duration_seconds: u64) -> Replica {
+    install_crypto_provider();
+    let client = api.client().await;
+    let stop = CancellationToken::new();
+    let shared = SharedTopology::new(Topology::empty());
+    let live = LiveTopology::start(
+        client.clone(),
+        shared.clone(),
+        WatchMetrics::new(),
+        stop.clone(),
+    );
+    let metrics = ControllerMetrics::new();
+    let controller = StatusController {
+        client,
+        topology: shared,
+        live,
+        settings: Settings::default(),
+        lease: LeaseSettings {
+            namespace: NS.to_owned(),
+            name: LEASE.to_owned(),
+            identity: identity.to_owned(),
+            duration_seconds,
+            grace_seconds: 1,
+        },
+        metrics: metrics.clone(),
+    };
+    tokio::spawn(controller.run(stop.clone()));
+    Replica { metrics, stop }
+}
+
+fn writes_of(api: &FakeApi, object: &str) -> Vec<Value> {
+    api.status_writes()
+        .into_iter()
+        .filter(|w| w.object == object)
+        .map(|w| w.patch)
+        .collect()
+}
+
+/// Waits for a write of `object` whose status satisfies `pred`; returns it.
+async fn wait_write(
+    api: &FakeApi,
+    object: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    eventually(LIMIT, what, || async {
+        writes_of(api, object)
+            .into_iter()
+            .find(|p| pred(&p["status"]))
+    })
+    .await
+}
+
+fn state_is(state: &'static str) -> impl Fn(&Value) -> bool {
+    move |s| s["validationStatus"]["state"] == state
+}
+
+/// Every write has been followed by the re-judging its own MODIFIED event triggers.
+async fn wait_settled(api: &FakeApi, m: &ControllerMetrics) {
+    eventually(
+        LIMIT,
+        "every written object re-judged unchanged",
+        || async {
+            let written = api.status_writes().len() as u64;
+            (written > 0 && m.reconciles(Outcome::Unchanged) >= written).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_a_new_objects_status_once_and_nothing_when_nothing_changed() {
+    let api = fake_api().await;
+    let r = replica(&api, "a", 15).await;
+    let patch = wait_write(&api, CHECKOUT, "the checkout status", state_is("ACCEPTED")).await;
+    assert_eq!(
+        patch["status"],
+        json!({"observedGeneration": 3, "validationStatus": {"state": "ACCEPTED", "message": ""}}),
+        "only the owned fields, the generation as stored"
+    );
+    let w = api.status_writes();
+    let first = w.iter().find(|w| w.object == CHECKOUT).unwrap();
+    assert_eq!(first.field_manager.as_deref(), Some(FIELD_MANAGER));
+    let stored = api
+        .object("FailoverService", NS, "checkout-failover")
+        .unwrap();
+    assert_eq!(
+        stored["status"]["translationStatus"],
+        json!({"state": "ACCEPTED"})
+    );
+    assert_eq!(stored["status"]["translatorErrors"], json!([]));
+
+    wait_settled(&api, &r.metrics).await;
+    // A change that leaves the verdict alone (a label) is judged, and nothing is written.
+    let before = r.metrics.reconciles(Outcome::Unchanged);
+    let mut relabelled = stored.clone();
+    relabelled["metadata"]["labels"] = json!({"team": "shop"});
+    api.apply(relabelled);
+    eventually(LIMIT, "the relabelled object judged", || async {
+        (r.metrics.reconciles(Outcome::Unchanged) > before).then_some(())
+    })
+    .await;
+    assert_eq!(writes_of(&api, CHECKOUT).len(), 1, "written exactly once");
+    let accepted_events = api
+        .events()
+        .into_iter()
+        .filter(|e| e["regarding"]["name"] == "checkout-failover")
+        .count();
+    assert_eq!(accepted_events, 1, "one Event for the one state change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mesh_leaving_the_virtual_mesh_flips_the_state_and_back() {
+    let api = fake_api().await;
+    let r = replica(&api, "a", 15).await;
+    wait_write(&api, CHECKOUT, "ACCEPTED first", state_is("ACCEPTED")).await;
+    wait_settled(&api, &r.metrics).await;
+    let vm = demo_objects()
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "global-virtual-mesh")
+        .unwrap();
+    let mut shrunk = vm.clone();
+    shrunk["spec"]["meshes"] =
+        json!([{"name": "istio-istio-system-mgmt-cluster", "namespace": NS}]);
+    api.apply(shrunk);
+    let invalid = wait_write(&api, CHECKOUT, "INVALID", state_is("INVALID")).await;
+    let message = invalid["status"]["validationStatus"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        message.contains("istio-istio-system-remote-cluster"),
+        "the message names the mesh that left: {message}"
+    );
+    assert!(r.metrics.requeued() >= 1);
+    assert!(
+        api.events()
+            .iter()
+            .any(|e| e["regarding"]["name"] == "checkout-failover" && e["type"] == "Warning"),
+        "a Warning Event says why"
+    );
+
+    api.apply(vm);
+    eventually(LIMIT, "ACCEPTED again", || async {
+        let w = writes_of(&api, CHECKOUT);
+        (w.len() == 3 && state_is("ACCEPTED")(&w[2]["status"])).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_writes_and_another_takes_over_when_it_stops_renewing() {
+    let api = fake_api().await;
+    let a = replica(&api, "a", 3).await;
+    eventually(LIMIT, "a leads", || async {
+        (a.metrics.is_leader() && api.lease_holder(NS, LEASE).as_deref() == Some("a")).then_some(())
+    })
+    .await;
+    let b = replica(&api, "b", 3).await;
+    wait_write(&api, CHECKOUT, "a writes", state_is("ACCEPTED")).await;
+    wait_settled(&api, &a.metrics).await;
+
+    api.apply(checkout(4));
+    wait_write(&api, CHECKOUT, "generation 4", |s| {
+        s["observedGeneration"] == 4
+    })
+    .await;
+    assert!(!b.metrics.is_leader());
+    assert_eq!(b.metrics.reconciles(Outcome::Written), 0, "b follows");
+    assert_eq!(api.lease_holder(NS, LEASE).as_deref(), Some("a"));
+
+    // a can no longer renew: b takes the Lease once it expires, and a steps down.
+    api.freeze_lease_writes(&lease_field_manager("a"));
+    eventually(LIMIT, "b takes over", || async {
+        (b.metrics.is_leader()
+            && !a.metrics.is_leader()
+            && api.lease_holder(NS, LEASE).as_deref() == Some("b"))
+        .then_some(())
+    })
+    .await;
+    let a_written = a.metrics.reconciles(Outcome::Written);
+    let mut next = checkout(5);
+    next["status"] = api
+        .object("FailoverService", NS, "checkout-failover")
+        .unwrap()["status"]
+        .clone();
+    api.apply(next);
+    wait_write(&api, CHECKOUT, "generation 5", |s| {
+        s["observedGeneration"] == 5
+    })
+    .await;
+    assert!(b.metrics.reconciles(Outcome::Written) >= 1, "b writes");
+    assert_eq!(
+        a.metrics.reconciles(Outcome::Written),
+        a_written,
+        "a no longer writes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_is_retried() {
+    let api = fake_api().await;
+    api.conflict_status_writes(2);
+    let r = replica(&api, "a", 15).await;
+    wait_write(
+        &api,
+        CHECKOUT,
+        "written despite conflicts",
+        state_is("ACCEPTED"),
+    )
+    .await;
+    let failover_services = demo_objects()
+        .iter()
+        .filter(|o| o["kind"] == "FailoverService")
+        .count()
+        + 1;
+    eventually(LIMIT, "every FailoverService written", || async {
+        let mut written: Vec<String> = api.status_writes().into_iter().map(|w| w.object).collect();
+        written.sort();
+        written.dedup();
+        (written.len() == failover_services).then_some(())
+    })
+    .await;
+    assert_eq!(api.conflicts_sent(), 2);
+    assert_eq!(r.metrics.conflicts(), 2);
+}
