@@ -37,7 +37,7 @@ def test_status_controller_adds_status_patch_events_and_a_lease_role(scenario_do
     role = one(docs, "Role")
     assert role["metadata"]["namespace"] == NAMESPACE
     assert role["rules"] == [
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update", "patch"]}
     ]
     assert one(docs, "RoleBinding")["metadata"]["namespace"] == NAMESPACE
 
