@@ -416,6 +416,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_status_controller_is_on_by_default_and_takes_an_optional_value() {
+        let on = |args: &[&str]| serve_with(args).unwrap().status_controller;
+        assert!(on(&[]));
+        assert!(on(&["--status-controller"]));
+        assert!(!on(&["--status-controller=false"]));
+        assert!(!on(&["--status-controller=0"]));
+        assert!(on(&["--status-controller=yes"]));
+        assert!(serve_with(&["--status-controller=maybe"]).is_err());
+    }
+
     fn enforcement_of(args: &[&str]) -> String {
         serve_with(args).unwrap().settings().enforcement.to_string()
     }

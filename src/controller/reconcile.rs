@@ -100,6 +100,9 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             change: Change::Create,
             object: &object,
             this: &me,
+            // The status tells the truth as of now: a finding the owner chose to skip at
+            // admission is still a reason the object may not work.
+            skip_rules: None,
         },
         Some(&topology),
         &ctx.settings,
