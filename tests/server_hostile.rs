@@ -307,7 +307,7 @@ async fn a_thousand_idle_connections_are_closed_and_leave_no_trace() {
     let target = start(&[]).await;
     let base = target.rss_kib();
     let mut after_round = Vec::new();
-    for round in 0..2 {
+    for round in 0..3 {
         let ordinary = target.ordinary();
         let mut idle = Vec::new();
         for _ in 0..1000 {
@@ -329,12 +329,14 @@ async fn a_thousand_idle_connections_are_closed_and_leave_no_trace() {
         }
         after_round.push(target.rss_kib());
     }
-    // A second identical round must not leave the server holding more: what the first round
-    // took is reused, not leaked.
-    let (first, second) = (after_round[0], after_round[1]);
+    // Once the allocator has settled (the first two rounds spread over different worker
+    // threads' heaps), a further identical round must not leave the server holding more: what
+    // the earlier rounds took is reused, not leaked. A leak of the per-connection TLS state
+    // (tens of KiB each) would add tens of MiB per round.
+    let (second, third) = (after_round[1], after_round[2]);
     assert!(
-        second <= first + first / 10 + 2 * MIB,
-        "RSS after round 1: {first} KiB, after round 2: {second} KiB"
+        third <= second + second / 10 + 4 * MIB,
+        "RSS after each round: {after_round:?} KiB"
     );
 }
 
