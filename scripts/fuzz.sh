@@ -15,7 +15,8 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 # cargo fuzz needs nightly-only compiler flags; the stable toolchain allows them with this.
 export RUSTC_BOOTSTRAP=1
-# No sanitizer: the crate has no unsafe code, and what is looked for is a panic, an overflow
+# No sanitizer: the crate's only unsafe call hands freed memory back to the allocator after a
+# load, and what is looked for is a panic, an overflow
 # (debug assertions are on) or a runaway input, which libFuzzer catches without one.
 flags=(--sanitizer none --debug-assertions)
 
