@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let settings = Settings {
         default_cluster: Some("fuzz-cluster".to_owned()),
         strict_references: false,
+        enforcement: Default::default(),
     };
     let ctx = Context {
         topology: &TOPOLOGY,

@@ -29,13 +29,10 @@ fuzz_target!(|data: &[u8]| {
     let settings = Settings {
         default_cluster: Some("fuzz-cluster".to_owned()),
         strict_references: false,
+        enforcement: Default::default(),
     };
     let this = Review::identity_of(&object);
-    let review = Review {
-        change: Change::Create,
-        object: &object,
-        this: &this,
-    };
+    let review = Review::new(Change::Create, &object, &this);
     let evaluation = engine::evaluate(&review, Some(&TOPOLOGY), &settings);
     let mut patched = object.clone();
     json_patch::patch(&mut patched, &evaluation.patch).expect("the patch applies");
@@ -57,11 +54,7 @@ fuzz_target!(|data: &[u8]| {
     defaults::apply(&mut twice, ctx);
     assert_eq!(twice, spec, "the defaults are idempotent");
 
-    let again = Review {
-        change: Change::Create,
-        object: &patched,
-        this: &this,
-    };
+    let again = Review::new(Change::Create, &patched, &this);
     let second = engine::evaluate(&again, Some(&TOPOLOGY), &settings);
     let ops = serde_json::to_value(&second.patch).expect("a patch serialises");
     for op in ops.as_array().into_iter().flatten() {
