@@ -22,10 +22,27 @@ lint:
 	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny
 	$(CARGO) deny --frozen check licenses bans sources
 
-# Known vulnerabilities and unmaintained crates: needs the RustSec advisory database, which
-# cargo deny clones from GitHub (docs/reliability.md, "Supply chain").
+# Known vulnerabilities and unmaintained crates, against the RustSec advisory database
+# (docs/reliability.md, "Supply chain"). With ADVISORY_DB=<a git clone of it> the check runs
+# offline against that clone, linked where deny.toml's db-path makes cargo deny look for it
+# (the folder name is cargo deny's, derived from the database URL); without, cargo deny
+# clones or updates the database there itself.
+ADVISORY_DBS := target/advisory-dbs
+ADVISORY_DB_LINK := $(ADVISORY_DBS)/advisory-db-3157b0e258782691
 advisories:
+	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny
+	@mkdir -p $(ADVISORY_DBS)
+	@if [ -L $(ADVISORY_DB_LINK) ]; then rm $(ADVISORY_DB_LINK); fi
+ifdef ADVISORY_DB
+	@test -d "$(ADVISORY_DB)/crates" || { echo "ADVISORY_DB=$(ADVISORY_DB): no crates/ folder, not an advisory database" >&2; exit 1; }
+	ln -s "$(abspath $(ADVISORY_DB))" $(ADVISORY_DB_LINK)
+	@echo "advisory database: $$(git -C $(ADVISORY_DB_LINK) log -1 --format='%h of %cs')"
+	$(CARGO) deny --frozen check advisories
+	$(CARGO) deny --frozen --manifest-path fuzz/Cargo.toml --config deny.toml check advisories
+else
 	$(CARGO) deny --locked check advisories
+	$(CARGO) deny --frozen --manifest-path fuzz/Cargo.toml --config deny.toml check advisories
+endif
 
 # Each fuzz target for FUZZ_SECONDS seconds (scripts/fuzz.sh).
 fuzz:
