@@ -227,6 +227,7 @@ async fn slow_headers_on_many_connections_are_cut_off_while_others_are_served() 
 #[tokio::test]
 async fn slow_bodies_hold_no_evaluation_slot() {
     let target = start(&[]).await;
+    let base = target.rss_kib();
     let body = fixtures::bytes(CREATE_V1);
     // More slow senders than there are evaluation slots (64).
     let mut slow = Vec::new();
@@ -259,6 +260,7 @@ async fn slow_bodies_hold_no_evaluation_slot() {
             tls.flush().await.unwrap();
         }
     }
+    assert_rss_below(&target, base + 50 * MIB, "100 slow bodies");
     let report = ordinary.finish(10).await;
     assert!(
         report.slowest < Duration::from_secs(5),
@@ -343,6 +345,7 @@ async fn a_thousand_idle_connections_are_closed_and_leave_no_trace() {
 #[tokio::test]
 async fn bytes_that_are_not_a_client_hello_are_dropped_at_once() {
     let target = start(&[]).await;
+    let base = target.rss_kib();
     let ordinary = target.ordinary();
     let junk: [&[u8]; 4] = [
         b"GET /validate HTTP/1.1\r\nhost: localhost\r\n\r\n",
@@ -364,6 +367,7 @@ async fn bytes_that_are_not_a_client_hello_are_dropped_at_once() {
             assert!(started.elapsed() < Duration::from_secs(3));
         }
     }
+    assert_rss_below(&target, base + 30 * MIB, "200 connections of junk");
     ordinary.finish(5).await;
 }
 
@@ -397,6 +401,7 @@ async fn handshakes_that_never_finish_are_cut_off() {
 #[tokio::test]
 async fn oversized_headers_are_refused_and_the_server_goes_on() {
     let target = start(&[]).await;
+    let base = target.rss_kib();
     let ordinary = target.ordinary();
 
     // HTTP/1.1: one header of 100 KiB, and 150 small headers.
@@ -440,6 +445,20 @@ async fn oversized_headers_are_refused_and_the_server_goes_on() {
         Err(_) => {}
         Ok(reply) => assert_eq!(reply.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
     }
+    // Refused heads are not kept: a hundred more leave the server's memory where it was.
+    for _ in 0..100 {
+        let mut tls = tls_connect(target.addr(), target.config(&[H1]))
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /validate HTTP/1.1\r\nhost: localhost\r\nx-big: {}\r\n\r\n",
+            "a".repeat(100 * 1024)
+        );
+        let _ = tls.write_all(head.as_bytes()).await;
+        let _ = tls.flush().await;
+        read_until_close(&mut tls, Duration::from_secs(5)).await;
+    }
+    assert_rss_below(&target, base + 30 * MIB, "101 oversized heads");
     ordinary.finish(5).await;
 }
 
@@ -484,6 +503,129 @@ async fn an_h2_client_resetting_streams_rapidly_does_not_starve_others() {
     ordinary.finish(20).await;
 }
 
+/// HTTP/2 frames written by hand, so that a burst reaches the server as one read.
+mod frames {
+    pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    pub const GOAWAY: u8 = 0x7;
+    pub const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+    pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+        let mut out = vec![len[1], len[2], len[3], kind, flags];
+        out.extend_from_slice(&stream.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// An empty SETTINGS frame.
+    pub fn settings() -> Vec<u8> {
+        frame(0x4, 0, 0, &[])
+    }
+
+    /// HEADERS (END_HEADERS, not END_STREAM) for `POST /validate`, in HPACK: `:method POST`
+    /// and `:scheme https` from the static table, `:path` and `:authority` as literals with
+    /// a static-table name.
+    pub fn post_headers(stream: u32) -> Vec<u8> {
+        let mut block = vec![0x83, 0x87, 0x04, 9];
+        block.extend_from_slice(b"/validate");
+        block.extend_from_slice(&[0x01, 9]);
+        block.extend_from_slice(b"localhost");
+        frame(0x1, 0x4, stream, &block)
+    }
+
+    /// RST_STREAM with CANCEL.
+    pub fn reset(stream: u32) -> Vec<u8> {
+        frame(0x3, 0, stream, &0x8u32.to_be_bytes())
+    }
+
+    /// The error code of every GOAWAY frame in `bytes` (frames read from the server).
+    pub fn goaway_codes(bytes: &[u8]) -> Vec<u32> {
+        let mut codes = Vec::new();
+        let mut rest = bytes;
+        while rest.len() >= 9 {
+            let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+            if rest.len() < 9 + len {
+                break;
+            }
+            if rest[3] == GOAWAY && len >= 8 {
+                let code = &rest[9 + 4..9 + 8];
+                codes.push(u32::from_be_bytes([code[0], code[1], code[2], code[3]]));
+            }
+            rest = &rest[9 + len..];
+        }
+        codes
+    }
+}
+
+/// The sum of `failover_webhook_requests_total` over all its labels.
+fn requests_total(exposition: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| l.starts_with("failover_webhook_requests_total{"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+/// The rapid-reset attack at full speed: a burst of streams each opened and reset at once,
+/// arriving together, so the streams are reset before the server gets to accept them. Past 20
+/// such streams (`max_pending_accept_reset_streams`) the server must send GOAWAY with
+/// ENHANCE_YOUR_CALM and close the connection, having served none of them; the attacker
+/// reconnecting again and again must not disturb anyone else.
+#[tokio::test]
+async fn an_h2_client_bursting_stream_resets_is_sent_goaway_and_closed() {
+    let target = start(&[]).await;
+    let base = target.rss_kib();
+    let ordinary = target.ordinary();
+    let before = requests_total(&scrape(target.process.probe_addr).await);
+    let mut burst = frames::PREFACE.to_vec();
+    burst.extend(frames::settings());
+    for i in 0..1000u32 {
+        burst.extend(frames::post_headers(2 * i + 1));
+        burst.extend(frames::reset(2 * i + 1));
+    }
+    for round in 0..20 {
+        let mut tls = tls_connect(target.addr(), target.config(&[H2]))
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(H2));
+        // The server may close before the whole burst is written.
+        let _ = tls.write_all(&burst).await;
+        let _ = tls.flush().await;
+        let mut from_server = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match tls.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => from_server.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "round {round}: the connection stayed open");
+        let codes = frames::goaway_codes(&from_server);
+        assert!(
+            codes.contains(&frames::ENHANCE_YOUR_CALM),
+            "round {round}: GOAWAY codes {codes:?} in {} bytes from the server",
+            from_server.len()
+        );
+    }
+    assert_rss_below(&target, base + 50 * MIB, "20 bursts of 1,000 reset streams");
+    eventually(Duration::from_secs(10), "no request in flight", || async {
+        (target.in_flight().await == Some(0.0)).then_some(())
+    })
+    .await;
+    let report = ordinary.finish(20).await;
+    // Bounded work: of the 20,000 streams opened, at most the few accepted before a burst
+    // built up became requests (counted whatever their answer), besides the ordinary ones.
+    let served = requests_total(&scrape(target.process.probe_addr).await) - before;
+    let attack = served - report.ok as f64;
+    assert!(
+        attack < 20.0 * 21.0,
+        "{attack} of the reset streams were served as requests"
+    );
+}
+
 #[tokio::test]
 async fn clients_that_disconnect_mid_request_leave_nothing_behind() {
     let target = start(&[]).await;
@@ -506,12 +648,42 @@ async fn clients_that_disconnect_mid_request_leave_nothing_behind() {
             tls.flush().await.unwrap();
             open.push(tls);
         }
-        eventually(Duration::from_secs(10), "50 requests in flight", || async {
-            (target.in_flight().await == Some(50.0)).then_some(())
-        })
+        // HTTP/2: 10 connections with 5 streams each, half-way through their bodies.
+        let mut h2_open = Vec::new();
+        for _ in 0..10 {
+            let tls = tls_connect(target.addr(), target.config(&[H2]))
+                .await
+                .unwrap();
+            let (client, connection) = h2::client::handshake(tls).await.unwrap();
+            let connection = tokio::spawn(connection);
+            let mut streams = Vec::new();
+            for _ in 0..5 {
+                let mut client = client.clone().ready().await.unwrap();
+                let req = http::Request::post("https://localhost/validate")
+                    .header("content-type", "application/json")
+                    .header("content-length", body.len().to_string())
+                    .body(())
+                    .unwrap();
+                let (response, mut stream) = client.send_request(req, false).unwrap();
+                stream
+                    .send_data(Bytes::copy_from_slice(&body[..body.len() / 2]), false)
+                    .unwrap();
+                streams.push((response, stream));
+            }
+            h2_open.push((connection, streams));
+        }
+        eventually(
+            Duration::from_secs(10),
+            "100 requests in flight",
+            || async { (target.in_flight().await == Some(100.0)).then_some(()) },
+        )
         .await;
-        // Gone, half-way through the body.
+        // Gone, half-way through the body: the sockets closed without a word.
         drop(open);
+        for (connection, _streams) in h2_open {
+            connection.abort();
+            let _ = connection.await;
+        }
         eventually(
             Duration::from_secs(10),
             "the abandoned requests to end",
