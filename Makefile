@@ -48,7 +48,8 @@ endif
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
-# Ten minutes of mixed traffic under certificate rotation; not part of `make test`.
+# Ten minutes of mixed traffic while the certificate rotates and the snapshot changes; not
+# part of `make test`.
 soak: build
 	$(CARGO) run --release --locked --example soak -- --binary $(BIN) --seconds $(SOAK_SECONDS)
 

@@ -1,14 +1,17 @@
 //! Soak test of `failover-webhook serve` (run by `make soak`): mixed valid, invalid and
 //! malformed traffic at a steady rate against the real binary on loopback, while the serving
-//! certificate is rotated as a Kubernetes secret volume rotates it. Every well-formed review's
-//! answer is compared with the library's own answer to the same bytes.
+//! certificate is rotated as a Kubernetes secret volume rotates it and the `--snapshot` file
+//! the topology comes from is rewritten (see `soak_snapshot.rs`). Every well-formed review's
+//! answer is compared with the library's own answer to the same bytes, for the topology the
+//! server had when it answered.
 //!
-//! Pass criteria: no well-formed request failed, no answer differed from the library's, and
-//! the server's RSS at the end is within 10 % of its RSS after the warm-up.
+//! Pass criteria: no well-formed request failed, no answer differed from the library's, every
+//! snapshot change was applied (or, malformed, refused) as the server's log and metrics show,
+//! and the server's RSS at the end is within 10 % of its RSS after the warm-up.
 //!
 //! ```sh
 //! cargo run --release --example soak -- --binary target/release/failover-webhook \
-//!     [--seconds 600] [--rate 50] [--cert-every 30] [--warmup 60]
+//!     [--seconds 600] [--rate 50] [--cert-every 30] [--snapshot-every 20] [--warmup 60]
 //! ```
 
 #[allow(dead_code)]
@@ -18,6 +21,13 @@ mod pki;
 #[allow(dead_code)]
 #[path = "../tests/common/client.rs"]
 mod client;
+
+#[allow(dead_code)]
+#[path = "../tests/common/metrics.rs"]
+mod metrics;
+
+#[path = "soak_snapshot.rs"]
+mod snapshot;
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -32,12 +42,12 @@ use bytes::Bytes;
 use client::{Conn, H1, H2, client_config, tls_connect};
 use failover_webhook::admission::{self, Context, Endpoint};
 use failover_webhook::engine::Settings;
-use failover_webhook::topology::{Topology, embedded};
 use http::StatusCode;
 use http_body_util::Full;
 use pki::Pki;
 use rustls::ClientConfig;
 use serde_json::{Value, json};
+use snapshot::{Driver, Epoch, LogCounts, Seen};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -47,6 +57,7 @@ struct Args {
     seconds: u64,
     rate: u64,
     cert_every: u64,
+    snapshot_every: u64,
     warmup: u64,
 }
 
@@ -56,6 +67,7 @@ fn args() -> Result<Args, String> {
         seconds: 600,
         rate: 50,
         cert_every: 30,
+        snapshot_every: 20,
         warmup: 60,
     };
     let mut it = std::env::args().skip(1);
@@ -67,6 +79,7 @@ fn args() -> Result<Args, String> {
             "--seconds" => a.seconds = number()?,
             "--rate" => a.rate = number()?.max(1),
             "--cert-every" => a.cert_every = number()?.max(1),
+            "--snapshot-every" => a.snapshot_every = number()?.max(1),
             "--warmup" => a.warmup = number()?,
             // `cargo bench`-style runners pass this; nothing to do with it.
             "--bench" => {}
@@ -114,10 +127,16 @@ impl Volume {
 struct Server {
     child: Child,
     addr: SocketAddr,
+    probe: SocketAddr,
 }
 
 impl Server {
-    fn start(binary: &Path, volume: &Path) -> Result<Server, String> {
+    fn start(
+        binary: &Path,
+        volume: &Path,
+        snapshot: &Path,
+        logs: Arc<LogCounts>,
+    ) -> Result<Server, String> {
         let mut child = Command::new(binary)
             .args([
                 "serve",
@@ -130,8 +149,13 @@ impl Server {
             .arg(volume.join("tls.crt"))
             .arg("--tls-key")
             .arg(volume.join("tls.key"))
+            .arg("--snapshot")
+            .arg(snapshot)
             .args(["--log-format", "json"])
-            .env("RUST_LOG", "warn,failover_webhook::server=info")
+            .env(
+                "RUST_LOG",
+                "warn,failover_webhook::server=info,failover_webhook::serve=info",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -145,19 +169,25 @@ impl Server {
                 .map_while(Result::ok)
             {
                 let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                if let Some(addr) = v["fields"]["listen"].as_str() {
-                    let _ = tx.send(addr.to_owned());
-                } else if v["level"] != "INFO" {
+                let fields = &v["fields"];
+                let message = fields["message"].as_str().unwrap_or_default();
+                logs.line(message);
+                if let (Some(addr), Some(probe)) =
+                    (fields["listen"].as_str(), fields["probe_listen"].as_str())
+                {
+                    let _ = tx.send((addr.to_owned(), probe.to_owned()));
+                } else if v["level"] != "INFO" && message != snapshot::REFUSED {
                     eprintln!("server: {line}");
                 }
             }
         });
-        let addr = rx
+        let (addr, probe) = rx
             .recv_timeout(Duration::from_secs(30))
             .map_err(|_| "the server did not start".to_owned())?;
         Ok(Server {
             child,
             addr: addr.parse().map_err(|e| format!("{addr}: {e}"))?,
+            probe: probe.parse().map_err(|e| format!("{probe}: {e}"))?,
         })
     }
 
@@ -191,11 +221,13 @@ impl Rng {
 
 /// What one request is and what must come back.
 enum Kind {
-    /// An AdmissionReview: the answer must equal the library's.
+    /// An AdmissionReview: the answer must equal the library's for the topology the server
+    /// had, the first or the second (either, for a request in flight during a change).
     Review {
         endpoint: Endpoint,
         body: Vec<u8>,
-        expected: Value,
+        expected: [Value; 2],
+        seen: Seen,
     },
     /// Well-formed HTTP that is not a review: the status must be this.
     Refused {
@@ -219,6 +251,16 @@ enum Malformed {
 #[derive(Default)]
 struct Tally {
     reviews: AtomicU64,
+    /// Reviews answered by one known topology, checked against it alone.
+    strict: AtomicU64,
+    /// Reviews in flight during a snapshot change, checked against either topology.
+    lenient: AtomicU64,
+    /// Strictly checked reviews whose answer differs between the topologies, by the topology
+    /// that answered them.
+    topology_sensitive: [AtomicU64; 2],
+    /// Snapshot changes whose MeshService count showed in the metrics, and those that did not.
+    metric_confirmed: AtomicU64,
+    metric_mismatch: AtomicU64,
     refused: AtomicU64,
     malformed: AtomicU64,
     failed: AtomicU64,
@@ -229,6 +271,7 @@ struct Tally {
 
 struct Shared {
     tally: Tally,
+    epoch: Arc<Epoch>,
     problems: Mutex<Vec<String>>,
     presented: Mutex<HashSet<Vec<u8>>>,
 }
@@ -265,13 +308,29 @@ fn templates() -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
-fn next_request(rng: &mut Rng, n: u64, templates: &[Value], ctx: Context<'_>) -> Kind {
+/// What to send next. A third of the reviews are one whose answer depends on the topology,
+/// sent unchanged; the others a random template with one random change.
+fn next_request(
+    rng: &mut Rng,
+    n: u64,
+    templates: &[Value],
+    sensitive: &[usize],
+    ctx: [Context<'_>; 2],
+    seen: Seen,
+) -> Kind {
     match rng.below(10) {
         0..=5 => {
-            let mut review = templates[rng.below(templates.len() as u64) as usize].clone();
+            let unchanged = !sensitive.is_empty() && rng.below(3) == 0;
+            let pick = if unchanged {
+                sensitive[rng.below(sensitive.len() as u64) as usize]
+            } else {
+                rng.below(templates.len() as u64) as usize
+            };
+            let mut review = templates[pick].clone();
             review["request"]["uid"] = json!(format!("soak-{n}"));
             if let Some(spec) = review.pointer_mut("/request/object/spec")
                 && spec.is_object()
+                && !unchanged
             {
                 let ports = [json!(80), json!(8080), json!(0), json!(70000), json!("80")];
                 match rng.below(4) {
@@ -287,14 +346,12 @@ fn next_request(rng: &mut Rng, n: u64, templates: &[Value], ctx: Context<'_>) ->
                 Endpoint::Mutate
             };
             let body = serde_json::to_vec(&review).unwrap_or_default();
-            let expected = match admission::review(&body, endpoint, ctx) {
-                Ok(answer) => serde_json::from_slice(&answer.body).unwrap_or(Value::Null),
-                Err(_) => Value::Null,
-            };
+            let expected = ctx.map(|ctx| library_answer(&body, endpoint, ctx));
             Kind::Review {
                 endpoint,
                 body,
                 expected,
+                seen,
             }
         }
         6 | 7 => match rng.below(4) {
@@ -331,6 +388,26 @@ fn next_request(rng: &mut Rng, n: u64, templates: &[Value], ctx: Context<'_>) ->
             _ => Malformed::HalfABody,
         }),
     }
+}
+
+/// The library's answer to a review, as the JSON the server must send.
+fn library_answer(body: &[u8], endpoint: Endpoint, ctx: Context<'_>) -> Value {
+    match admission::review(body, endpoint, ctx) {
+        Ok(answer) => serde_json::from_slice(&answer.body).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    }
+}
+
+/// The templates whose answer differs between the two topologies.
+fn topology_sensitive(templates: &[Value], ctx: [Context<'_>; 2]) -> Vec<usize> {
+    (0..templates.len())
+        .filter(|&i| {
+            let body = serde_json::to_vec(&templates[i]).unwrap_or_default();
+            [Endpoint::Validate, Endpoint::Mutate]
+                .into_iter()
+                .all(|e| library_answer(&body, e, ctx[0]) != library_answer(&body, e, ctx[1]))
+        })
+        .collect()
 }
 
 /// A few long-lived connections, as the API server keeps; replaced when one fails.
@@ -399,6 +476,7 @@ async fn run_one(
             endpoint,
             body,
             expected,
+            seen,
         } => {
             t.reviews.fetch_add(1, Ordering::Relaxed);
             let path = match endpoint {
@@ -420,9 +498,22 @@ async fn run_one(
             {
                 Ok(Ok(reply)) if reply.status == StatusCode::OK => {
                     let got: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-                    if got != expected {
+                    let right = match shared.epoch.answered_by(seen) {
+                        Some(i) => {
+                            t.strict.fetch_add(1, Ordering::Relaxed);
+                            if expected[0] != expected[1] {
+                                t.topology_sensitive[i].fetch_add(1, Ordering::Relaxed);
+                            }
+                            got == expected[i]
+                        }
+                        None => {
+                            t.lenient.fetch_add(1, Ordering::Relaxed);
+                            expected.contains(&got)
+                        }
+                    };
+                    if !right {
                         t.wrong.fetch_add(1, Ordering::Relaxed);
-                        shared.problem(format!("#{n}: answer {got} != library {expected}"));
+                        shared.problem(format!("#{n}: answer {got} != library {expected:?}"));
                     }
                 }
                 Ok(Ok(reply)) => {
@@ -510,6 +601,24 @@ async fn run_one(
     }
 }
 
+/// After a change was seen in the log: the metrics must show the topology it left in place.
+async fn metric_check(probe: SocketAddr, services: usize, shared: Arc<Shared>) {
+    let series = "failover_webhook_topology_objects{kind=\"MeshService\"}";
+    let shown = tokio::spawn(metrics::scrape(probe))
+        .await
+        .ok()
+        .and_then(|text| metrics::value(&text, series));
+    if shown == Some(services as f64) {
+        shared
+            .tally
+            .metric_confirmed
+            .fetch_add(1, Ordering::Relaxed);
+    } else {
+        shared.tally.metric_mismatch.fetch_add(1, Ordering::Relaxed);
+        shared.problem(format!("{series} is {shown:?}, not {services}"));
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match soak().await {
@@ -528,14 +637,34 @@ async fn soak() -> Result<bool, String> {
     let pki = Pki::new("soak CA");
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut volume = Volume::new(tmp.path(), &pki).map_err(|e| e.to_string())?;
-    let mut server = Server::start(&args.binary, tmp.path())?;
+    let (scratch, snapshot_dir) = (tempfile::tempdir(), tempfile::tempdir());
+    let (scratch, snapshot_dir) = (
+        scratch.map_err(|e| e.to_string())?,
+        snapshot_dir.map_err(|e| e.to_string())?,
+    );
+    let snapshot::Topologies {
+        texts,
+        loaded,
+        services,
+    } = snapshot::topologies(scratch.path())?;
+    let logs = Arc::new(LogCounts::default());
+    let snapshot_path = snapshot_dir.path().join("topology.yaml");
+    let mut driver = Driver::new(snapshot_path.clone(), texts, services, logs.clone())?;
+    let mut server = Server::start(&args.binary, tmp.path(), &snapshot_path, logs.clone())?;
     let addr = server.addr;
 
-    let topology: Topology = embedded();
     let settings = Settings::default();
+    let ctx = [0, 1].map(|i| Context {
+        topology: &loaded[i],
+        settings: &settings,
+    });
     let templates = templates()?;
     if templates.is_empty() {
         return Err("no review templates found".to_owned());
+    }
+    let sensitive = topology_sensitive(&templates, ctx);
+    if sensitive.is_empty() {
+        return Err("no template is answered differently by the two topologies".to_owned());
     }
     // Full handshakes only: a resumed TLS 1.3 session carries no certificate, and the soak
     // checks that new handshakes see each new one.
@@ -550,6 +679,7 @@ async fn soak() -> Result<bool, String> {
     });
     let shared = Arc::new(Shared {
         tally: Tally::default(),
+        epoch: driver.epoch.clone(),
         problems: Mutex::new(Vec::new()),
         presented: Mutex::new(HashSet::new()),
     });
@@ -557,12 +687,19 @@ async fn soak() -> Result<bool, String> {
     let in_flight = Arc::new(Semaphore::new(256));
 
     println!(
-        "soak: {} s at {} requests/s against {} (pid {}), certificate rotated every {} s",
+        "soak: {} s at {} requests/s against {} (pid {}), certificate rotated every {} s, \
+         snapshot changed every {} s ({} and {} MeshServices; {} of {} templates answered \
+         differently)",
         args.seconds,
         args.rate,
         addr,
         server.child.id(),
-        args.cert_every
+        args.cert_every,
+        args.snapshot_every,
+        services[0],
+        services[1],
+        sensitive.len(),
+        templates.len()
     );
     let started = Instant::now();
     let total = args.seconds * args.rate;
@@ -570,6 +707,7 @@ async fn soak() -> Result<bool, String> {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut next_rotation = Duration::from_secs(args.cert_every);
+    let mut next_snapshot = Duration::from_secs(args.snapshot_every);
     let mut next_sample = Duration::ZERO;
     let mut warm_rss = None;
     let mut samples = Vec::new();
@@ -584,6 +722,17 @@ async fn soak() -> Result<bool, String> {
             volume.rotate(&pki).map_err(|e| format!("rotation: {e}"))?;
             next_rotation += Duration::from_secs(args.cert_every);
         }
+        if elapsed >= next_snapshot && elapsed < Duration::from_secs(args.seconds) {
+            driver.change()?;
+            next_snapshot += Duration::from_secs(args.snapshot_every);
+        }
+        if let Some(confirmed) = driver.poll() {
+            tasks.spawn(metric_check(
+                server.probe,
+                confirmed.services,
+                shared.clone(),
+            ));
+        }
         if elapsed >= next_sample {
             let rss = server.rss_kib();
             samples.push((elapsed.as_secs(), rss));
@@ -592,11 +741,8 @@ async fn soak() -> Result<bool, String> {
             }
             next_sample += Duration::from_secs(10);
         }
-        let ctx = Context {
-            topology: &topology,
-            settings: &settings,
-        };
-        let kind = next_request(&mut rng, n, &templates, ctx);
+        let seen = driver.epoch.seen();
+        let kind = next_request(&mut rng, n, &templates, &sensitive, ctx, seen);
         let Ok(permit) = in_flight.clone().try_acquire_owned() else {
             shared.tally.skipped_ticks.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -610,6 +756,10 @@ async fn soak() -> Result<bool, String> {
     }
     while tasks.join_next().await.is_some() {}
     let end_rss = server.rss_kib();
+    let exposition = tokio::spawn(metrics::scrape(server.probe))
+        .await
+        .unwrap_or_default();
+    let series = |name: &str| metrics::value(&exposition, name).unwrap_or(-1.0);
     samples.push((started.elapsed().as_secs(), end_rss));
     let _ = server.child.kill();
     let _ = server.child.wait();
@@ -633,6 +783,15 @@ async fn soak() -> Result<bool, String> {
         t.failed.load(Ordering::Relaxed),
         t.wrong.load(Ordering::Relaxed)
     );
+    println!(
+        "  checked against   the one topology served {} (of which answered differently by \
+         the two: {} under the first, {} under the second); either topology, in flight \
+         during a change {}",
+        t.strict.load(Ordering::Relaxed),
+        t.topology_sensitive[0].load(Ordering::Relaxed),
+        t.topology_sensitive[1].load(Ordering::Relaxed),
+        t.lenient.load(Ordering::Relaxed)
+    );
     println!("refused (4xx)       {}", t.refused.load(Ordering::Relaxed));
     println!(
         "malformed           {}",
@@ -647,6 +806,35 @@ async fn soak() -> Result<bool, String> {
         volume.generation,
         presented,
         t.handshakes.load(Ordering::Relaxed)
+    );
+    let st = &driver.stats;
+    println!(
+        "snapshot changes    {} switches ({} by rename, {} in place), {} malformed ({} by \
+         rename, {} in place)",
+        st.switches_by_rename + st.switches_in_place,
+        st.switches_by_rename,
+        st.switches_in_place,
+        st.malformed_by_rename + st.malformed_in_place,
+        st.malformed_by_rename,
+        st.malformed_in_place
+    );
+    println!(
+        "  seen by server    {} reloads and {} refusals confirmed in the log (log lines: {} \
+         reloaded, {} refused), {} not within 15 s, slowest {:.1} s; MeshService count in the \
+         metrics as expected after {} changes, not after {}",
+        st.reloads_confirmed,
+        st.refusals_confirmed,
+        logs.reloaded.load(Ordering::Relaxed),
+        logs.refused.load(Ordering::Relaxed),
+        st.not_confirmed,
+        st.slowest_confirmation.as_secs_f64(),
+        t.metric_confirmed.load(Ordering::Relaxed),
+        t.metric_mismatch.load(Ordering::Relaxed)
+    );
+    println!(
+        "certificate reloads {} succeeded, {} failed (failover_webhook_certificate_reloads_total)",
+        series("failover_webhook_certificate_reloads_total{result=\"success\"}"),
+        series("failover_webhook_certificate_reloads_total{result=\"failure\"}")
     );
     println!(
         "RSS                 {warm} KiB after warm-up ({} s), {end_rss} KiB at the end ({growth:+.1} %), peak {peak} KiB",
@@ -666,6 +854,9 @@ async fn soak() -> Result<bool, String> {
     }
     let pass = t.failed.load(Ordering::Relaxed) == 0
         && t.wrong.load(Ordering::Relaxed) == 0
+        && st.not_confirmed == 0
+        && st.reloads_confirmed > 0
+        && t.metric_mismatch.load(Ordering::Relaxed) == 0
         && growth.abs() <= 10.0;
     println!("{}", if pass { "PASS" } else { "FAIL" });
     Ok(pass)
