@@ -23,6 +23,12 @@ pub enum Dependency {
     Mesh(ObjectRef),
     /// A VirtualMesh that held one of those Meshes.
     VirtualMesh(ObjectRef),
+    /// That `mesh` was in `virtual_mesh` when the verdict was made: a change of the
+    /// VirtualMesh's members re-judges only the objects whose view of it no longer holds.
+    MeshIn {
+        mesh: ObjectRef,
+        virtual_mesh: ObjectRef,
+    },
     /// The hostname the FailoverService claims.
     Hostname(String),
 }
@@ -83,6 +89,10 @@ pub fn of(object: &Value, topology: &Topology, settings: &Settings) -> Vec<Depen
                 out.push(Dependency::Mesh(mesh.clone()));
                 for vm in topology.virtual_meshes_of(mesh) {
                     out.push(Dependency::VirtualMesh(vm.clone()));
+                    out.push(Dependency::MeshIn {
+                        mesh: mesh.clone(),
+                        virtual_mesh: vm.clone(),
+                    });
                 }
             }
         }
@@ -92,8 +102,9 @@ pub fn of(object: &Value, topology: &Topology, settings: &Settings) -> Vec<Depen
 }
 
 /// The dependencies an applied topology object can change the verdict through, besides the
-/// object itself: the service a MeshService stands for, the members of a VirtualMesh, the
-/// hostname of a FailoverService.
+/// object itself: the service a MeshService stands for, the hostname of a FailoverService.
+/// A VirtualMesh's members are compared with what each dependent saw instead
+/// ([`super::reverse::ReverseIndex::affected`]), since most of its members usually stay.
 pub fn touched_by(object: &TopologyObject) -> Vec<Dependency> {
     match object {
         TopologyObject::KubernetesCluster { me } => vec![Dependency::Cluster(me.name.clone())],
@@ -103,11 +114,7 @@ pub fn touched_by(object: &TopologyObject) -> Vec<Dependency> {
             out
         }
         TopologyObject::Mesh { me, .. } => vec![Dependency::Mesh(me.clone())],
-        TopologyObject::VirtualMesh { me, members } => {
-            let mut out = vec![Dependency::VirtualMesh(me.clone())];
-            out.extend(members.iter().cloned().map(Dependency::Mesh));
-            out
-        }
+        TopologyObject::VirtualMesh { .. } => Vec::new(),
         TopologyObject::FailoverService { hostname, .. } => {
             hostname.iter().cloned().map(Dependency::Hostname).collect()
         }

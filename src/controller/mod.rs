@@ -16,6 +16,8 @@ mod lease;
 pub mod metrics;
 mod reconcile;
 pub mod reverse;
+#[cfg(test)]
+mod reverse_tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

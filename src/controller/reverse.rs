@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::dependencies::{self, Dependency};
 use crate::api::{Kind, ObjectRef};
+use crate::topology::TopologyObject;
 use crate::topology::watch::Changed;
 
 /// Kept by the controller: each FailoverService's dependencies as of its last evaluation.
@@ -85,6 +86,17 @@ impl ReverseIndex {
                 applied,
             } => (*kind, object, applied.as_deref()),
         };
+        let mut out = HashSet::new();
+        if kind == Kind::VirtualMesh {
+            match applied {
+                Some(TopologyObject::VirtualMesh { members, .. }) => {
+                    self.membership_changed(me, members, &mut out);
+                }
+                // Deleted, or left out as unreadable: it holds no Mesh any more.
+                _ => self.dependents(&[Dependency::VirtualMesh(me.clone())], &mut out),
+            }
+            return Affected::Some(out);
+        }
         let mut deps = match applied {
             Some(object) => dependencies::touched_by(object),
             None => Vec::new(),
@@ -94,7 +106,7 @@ impl ReverseIndex {
             Kind::KubernetesCluster => deps.push(Dependency::Cluster(me.name.clone())),
             Kind::MeshService => deps.push(Dependency::MeshService(me.clone())),
             Kind::Mesh => deps.push(Dependency::Mesh(me.clone())),
-            Kind::VirtualMesh => deps.push(Dependency::VirtualMesh(me.clone())),
+            Kind::VirtualMesh => {}
             Kind::FailoverService => {
                 let old = self.of.get(me).into_iter().flatten();
                 deps.extend(
@@ -103,12 +115,55 @@ impl ReverseIndex {
                 );
             }
         }
-        let mut out = HashSet::new();
         self.dependents(&deps, &mut out);
         if kind == Kind::FailoverService {
             out.remove(me);
         }
         Affected::Some(out)
+    }
+
+    /// VirtualMesh `vm` now holds `members`: re-queues exactly the FailoverServices whose
+    /// recorded view of which of their Meshes `vm` holds is no longer true. Members that stay
+    /// re-queue nothing, however many objects depend on them.
+    fn membership_changed(
+        &self,
+        vm: &ObjectRef,
+        members: &[ObjectRef],
+        out: &mut HashSet<ObjectRef>,
+    ) {
+        // Meshes that left: their dependents saw them in `vm`.
+        if let Some(saw_vm) = self.by_dependency.get(&Dependency::VirtualMesh(vm.clone())) {
+            for fs in saw_vm {
+                let saw_one_that_left = self.of.get(fs).into_iter().flatten().any(|d| {
+                    matches!(d, Dependency::MeshIn { mesh, virtual_mesh }
+                        if virtual_mesh == vm && !members.contains(mesh))
+                });
+                if saw_one_that_left {
+                    out.insert(fs.clone());
+                }
+            }
+        }
+        // Meshes that joined: their dependents did not see them in `vm`.
+        for mesh in members {
+            let Some(on_mesh) = self.by_dependency.get(&Dependency::Mesh(mesh.clone())) else {
+                continue;
+            };
+            let saw_in = self.by_dependency.get(&Dependency::MeshIn {
+                mesh: mesh.clone(),
+                virtual_mesh: vm.clone(),
+            });
+            // Everyone who saw `mesh` in `vm` also depends on `mesh`: equal sizes mean every
+            // dependent already saw it there.
+            if saw_in.map_or(0, HashSet::len) == on_mesh.len() {
+                continue;
+            }
+            out.extend(
+                on_mesh
+                    .iter()
+                    .filter(|fs| !saw_in.is_some_and(|s| s.contains(*fs)))
+                    .cloned(),
+            );
+        }
     }
 }
 
