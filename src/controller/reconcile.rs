@@ -19,7 +19,7 @@ use crate::api::{ObjectRef, State};
 use crate::engine::{self, Change, Review, Settings};
 use crate::finding::Finding;
 use crate::status;
-use crate::topology::SharedTopology;
+use crate::topology::{SharedTopology, Topology};
 
 /// The field manager of the status writes.
 pub const FIELD_MANAGER: &str = "failover-webhook-status";
@@ -28,6 +28,8 @@ pub const FIELD_MANAGER: &str = "failover-webhook-status";
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// A conflict means a newer version exists: judge that one soon.
 const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+/// The topology changed while an object was judged: judge it again after this.
+const STALE_RETRY: Duration = Duration::from_secs(1);
 
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Records `me`'s dependencies as judged against `judged`; returns whether that is still the
+/// published topology. The forwarder reads the index under the same lock, so a change
+/// published after this check finds the new dependencies, and one published before it makes
+/// this return `false`.
+fn record_current(
+    reverse: &Mutex<ReverseIndex>,
+    me: &ObjectRef,
+    deps: Vec<dependencies::Dependency>,
+    judged: &Arc<Topology>,
+    shared: &SharedTopology,
+) -> bool {
+    let mut reverse = lock(reverse);
+    reverse.record(me, deps);
+    Arc::ptr_eq(&shared.load(), judged)
+}
+
 pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
     let (Some(name), Some(namespace)) = (obj.metadata.name.clone(), obj.metadata.namespace.clone())
     else {
@@ -107,7 +125,15 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         Some(&topology),
         &ctx.settings,
     );
-    lock(&ctx.reverse).record(&me, dependencies::of(&object, &topology, &ctx.settings));
+    let deps = dependencies::of(&object, &topology, &ctx.settings);
+    let current = record_current(&ctx.reverse, &me, deps, &topology, &ctx.topology);
+    // A change published while this judgement ran may have been forwarded before its
+    // dependencies were recorded, and missed it: judge again against the newer topology.
+    let next = if current {
+        Action::await_change()
+    } else {
+        Action::requeue(STALE_RETRY)
+    };
     let findings: Vec<Finding> = evaluation.findings.into_iter().map(|j| j.finding).collect();
     let generation = obj.metadata.generation.unwrap_or(0);
     let want = desired(&findings, generation);
@@ -115,7 +141,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     if same(stored, &want) {
         lock(&ctx.failures).remove(&me);
         ctx.metrics.reconciled(Outcome::Unchanged);
-        return Ok(Action::await_change());
+        return Ok(next);
     }
     // Guarded by the judged version: a newer one gets a 409 and is judged afresh.
     let patch = json!({
@@ -143,7 +169,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         tracing::info!(object = %me, state = evaluation.state.as_str(), "validation state changed");
         publish_event(&ctx, &obj, evaluation.state, &want).await;
     }
-    Ok(Action::await_change())
+    Ok(next)
 }
 
 /// Events are best effort: a refused Event must not fail the status it describes.
@@ -217,5 +243,28 @@ mod tests {
             "validationStatus": {"state": "ACCEPTED", "message": ""}});
         assert!(!same(Some(&older), &want));
         assert!(!same(None, &want));
+    }
+
+    #[test]
+    fn a_judgement_overtaken_by_a_topology_change_is_not_current() {
+        let shared = SharedTopology::new(Topology::empty());
+        let reverse = Mutex::new(ReverseIndex::default());
+        let me = ObjectRef {
+            name: "f".to_owned(),
+            namespace: "n".to_owned(),
+        };
+        let host = || vec![dependencies::Dependency::Hostname("h".to_owned())];
+        let judged = shared.load();
+        assert!(record_current(&reverse, &me, host(), &judged, &shared));
+        shared.store(Topology::empty());
+        assert!(!record_current(&reverse, &me, host(), &judged, &shared));
+        assert_eq!(lock(&reverse).len(), 1, "recorded either way");
+        assert!(record_current(
+            &reverse,
+            &me,
+            host(),
+            &shared.load(),
+            &shared
+        ));
     }
 }
