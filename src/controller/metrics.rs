@@ -131,6 +131,16 @@ impl ControllerMetrics {
         self.requeued.get()
     }
 
+    /// Failed status writes so far, conflicts included.
+    pub fn write_errors(&self) -> u64 {
+        self.write_errors.get()
+    }
+
+    /// Re-queued FailoverServices not yet taken by the controller.
+    pub fn queue_depth(&self) -> i64 {
+        self.queue.get()
+    }
+
     /// Status writes refused with 409 so far.
     pub fn conflicts(&self) -> u64 {
         self.conflicts.get()
@@ -138,5 +148,94 @@ impl ControllerMetrics {
 
     pub fn is_leader(&self) -> bool {
         self.leader.get() == 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::encoding::text::encode;
+
+    fn exposed(m: &ControllerMetrics) -> String {
+        let mut registry = Registry::with_prefix("failover_webhook");
+        m.register(&mut registry);
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        text
+    }
+
+    fn series(text: &str, name: &str) -> Option<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
+    }
+
+    #[test]
+    fn every_series_is_exposed_from_zero() {
+        let text = exposed(&ControllerMetrics::new());
+        for name in [
+            r#"failover_webhook_status_reconciles_total{result="unchanged"}"#,
+            r#"failover_webhook_status_reconciles_total{result="written"}"#,
+            r#"failover_webhook_status_reconciles_total{result="error"}"#,
+            "failover_webhook_status_write_errors_total",
+            "failover_webhook_status_write_conflicts_total",
+            "failover_webhook_status_requeued_total",
+            "failover_webhook_status_queue_depth",
+            "failover_webhook_status_leader",
+        ] {
+            assert_eq!(
+                series(&text, name).as_deref(),
+                Some("0"),
+                "{name} in {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_series_follow_what_happens() {
+        let m = ControllerMetrics::new();
+        m.reconciled(Outcome::Written);
+        m.reconciled(Outcome::Unchanged);
+        m.reconciled(Outcome::Unchanged);
+        m.reconciled(Outcome::Error);
+        m.write_failed(true);
+        m.write_failed(false);
+        m.queued(3);
+        m.dequeued();
+        m.set_leader(true);
+        let text = exposed(&m.clone());
+        let at = |name: &str| series(&text, name);
+        assert_eq!(
+            at(r#"failover_webhook_status_reconciles_total{result="unchanged"}"#).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            at(r#"failover_webhook_status_reconciles_total{result="written"}"#).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            at(r#"failover_webhook_status_reconciles_total{result="error"}"#).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            at("failover_webhook_status_write_errors_total").as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            at("failover_webhook_status_write_conflicts_total").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            at("failover_webhook_status_requeued_total").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            at("failover_webhook_status_queue_depth").as_deref(),
+            Some("2")
+        );
+        assert_eq!(at("failover_webhook_status_leader").as_deref(), Some("1"));
+        m.set_leader(false);
+        assert!(!m.is_leader());
+        assert_eq!(m.queue_depth(), 2);
+        assert_eq!(m.write_errors(), 2);
     }
 }

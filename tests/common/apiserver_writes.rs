@@ -1,6 +1,6 @@
 //! The writes of the fake API server: `PATCH …/{plural}/{name}/status` (a JSON merge patch
 //! into `status` only, guarded by `metadata.resourceVersion` when given, with injectable
-//! `409 Conflict`s), `coordination.k8s.io/v1` Leases (get, create, update, and the
+//! `409 Conflict`s and `500`s), `coordination.k8s.io/v1` Leases (get, create, update, and the
 //! server-side-apply and strategic-merge patches the lease manager sends, an apply that takes
 //! `holderIdentity` from another holder being a conflict), and `events.k8s.io/v1` Events
 //! (recorded and echoed).
@@ -30,6 +30,7 @@ pub(super) struct Writes {
     status: Vec<StatusWrite>,
     conflicts_to_inject: usize,
     conflicts_sent: usize,
+    failures_to_inject: usize,
     /// "namespace/name" → Lease.
     leases: BTreeMap<String, Value>,
     /// Field managers whose Lease writes answer 500 (a replica cut off from the API server).
@@ -129,6 +130,13 @@ fn patch_status(
     patch: Value,
 ) -> Response<Body> {
     let mut s = state.lock().unwrap();
+    if s.writes.failures_to_inject > 0 {
+        s.writes.failures_to_inject -= 1;
+        return full(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &status(500, "InternalError", "injected status write failure"),
+        );
+    }
     if s.writes.conflicts_to_inject > 0 {
         s.writes.conflicts_to_inject -= 1;
         s.writes.conflicts_sent += 1;
@@ -252,6 +260,11 @@ impl FakeApi {
     /// The next `n` status patches answer `409 Conflict`.
     pub fn conflict_status_writes(&self, n: usize) {
         self.state.lock().unwrap().writes.conflicts_to_inject = n;
+    }
+
+    /// The next `n` status patches answer `500 Internal Server Error`.
+    pub fn fail_status_writes(&self, n: usize) {
+        self.state.lock().unwrap().writes.failures_to_inject = n;
     }
 
     /// Conflicts injected and sent so far.
