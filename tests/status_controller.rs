@@ -1,6 +1,7 @@
 //! The status controller against the fake API server over HTTPS, through kube's real client:
 //! the status written for a new object and nothing when nothing changed, a Mesh leaving and
-//! rejoining the VirtualMesh, leader election and takeover, and a retried `409 Conflict`.
+//! rejoining the VirtualMesh, leader election and takeover, a retried `409 Conflict`, a failed
+//! write retried with backoff, and no write at all in the steady state, across a re-list.
 //! Every wait is on an observed change, with a generous limit.
 
 mod common;
@@ -197,12 +198,13 @@ async fn a_mesh_leaving_the_virtual_mesh_flips_the_state_and_back() {
         "the message names the mesh that left: {message}"
     );
     assert!(r.metrics.requeued() >= 1);
-    assert!(
-        api.events()
-            .iter()
-            .any(|e| e["regarding"]["name"] == "checkout-failover" && e["type"] == "Warning"),
-        "a Warning Event says why"
-    );
+    let warning = api
+        .events()
+        .into_iter()
+        .find(|e| e["regarding"]["name"] == "checkout-failover" && e["type"] == "Warning")
+        .expect("a Warning Event says why");
+    assert_eq!(warning["reason"], "Invalid");
+    assert_eq!(warning["note"].as_str(), Some(message));
 
     api.apply(vm);
     eventually(LIMIT, "ACCEPTED again", || async {
@@ -210,6 +212,21 @@ async fn a_mesh_leaving_the_virtual_mesh_flips_the_state_and_back() {
         (w.len() == 3 && state_is("ACCEPTED")(&w[2]["status"])).then_some(())
     })
     .await;
+    eventually(LIMIT, "the re-queues all taken", || async {
+        (r.metrics.queue_depth() == 0).then_some(())
+    })
+    .await;
+    let events = api
+        .events()
+        .into_iter()
+        .filter(|e| e["regarding"]["name"] == "checkout-failover")
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        events,
+        ["Accepted", "Invalid", "Accepted"],
+        "one Event per state change"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,4 +304,78 @@ async fn a_conflict_is_retried() {
     .await;
     assert_eq!(api.conflicts_sent(), 2);
     assert_eq!(r.metrics.conflicts(), 2);
+    assert_eq!(r.metrics.write_errors(), 2);
+}
+
+fn failover_service_count() -> usize {
+    demo_objects()
+        .iter()
+        .filter(|o| o["kind"] == "FailoverService")
+        .count()
+        + 1
+}
+
+async fn wait_all_written(api: &FakeApi) {
+    let n = failover_service_count();
+    eventually(LIMIT, "every FailoverService written", || async {
+        let mut written: Vec<String> = api.status_writes().into_iter().map(|w| w.object).collect();
+        written.sort();
+        written.dedup();
+        (written.len() == n).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_is_retried_after_a_backoff() {
+    let api = fake_api().await;
+    api.fail_status_writes(1);
+    let r = replica(&api, "a", 15).await;
+    wait_all_written(&api).await;
+    assert_eq!(r.metrics.write_errors(), 1);
+    assert_eq!(r.metrics.conflicts(), 0);
+    assert_eq!(r.metrics.reconciles(Outcome::Error), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_steady_state_writes_nothing_even_across_a_relist() {
+    let api = fake_api().await;
+    let r = replica(&api, "a", 15).await;
+    wait_all_written(&api).await;
+    wait_settled(&api, &r.metrics).await;
+    let n = failover_service_count() as u64;
+    let writes = api.status_writes().len();
+    let written = r.metrics.reconciles(Outcome::Written);
+    let unchanged = r.metrics.reconciles(Outcome::Unchanged);
+    let requeued = r.metrics.requeued();
+    let kinds = [
+        "KubernetesCluster",
+        "MeshService",
+        "Mesh",
+        "VirtualMesh",
+        "FailoverService",
+    ];
+    let lists: Vec<usize> = kinds.iter().map(|k| api.lists(k)).collect();
+
+    // The watch history is gone: every watcher, the controller's own too, gets `410 Gone`
+    // and lists everything again, as after an API server restart.
+    api.compact_after(Vec::new());
+    eventually(LIMIT, "every kind re-listed", || async {
+        kinds
+            .iter()
+            .zip(&lists)
+            .all(|(k, before)| api.lists(k) > *before)
+            .then_some(())
+    })
+    .await;
+    eventually(LIMIT, "every object re-judged", || async {
+        (r.metrics.requeued() >= requeued + n
+            && r.metrics.queue_depth() == 0
+            && r.metrics.reconciles(Outcome::Unchanged) >= unchanged + n)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(api.status_writes().len(), writes, "no status PATCH");
+    assert_eq!(r.metrics.reconciles(Outcome::Written), written);
+    assert_eq!(r.metrics.reconciles(Outcome::Error), 0);
 }
