@@ -379,3 +379,160 @@ async fn the_steady_state_writes_nothing_even_across_a_relist() {
     assert_eq!(r.metrics.reconciles(Outcome::Written), written);
     assert_eq!(r.metrics.reconciles(Outcome::Error), 0);
 }
+
+/// The chart CRD's printer columns: (name, JSON path, priority).
+fn printer_columns() -> Vec<(String, String, u64)> {
+    let template = include_str!("../charts/failover-webhook/templates/crd-failoverservices.yaml");
+    let comment = regex::Regex::new(r"(?s)\{\{-? */\*.*?\*/ *-?\}\}").unwrap();
+    let yaml: String = comment
+        .replace_all(template, "")
+        .lines()
+        .filter(|l| !l.contains("{{"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let crd: Value = serde_norway::from_str(&yaml).unwrap();
+    crd["spec"]["versions"][0]["additionalPrinterColumns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["jsonPath"].as_str().unwrap().to_owned(),
+                c["priority"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// A table as kubectl prints it: upper-case headers, each string cell cut at its first line
+/// break with "..." appended, aligned by Go's tabwriter (minimum width 10, padding 3).
+fn kubectl_table(rows: &[Vec<String>]) -> String {
+    let cell = |s: &str| match s.split_once('\n') {
+        Some((first, _)) => format!("{first}..."),
+        None => s.to_owned(),
+    };
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cell(c)).collect())
+        .collect();
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(10)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == columns {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The lines after `$ {command}` in the README, up to the next command or the block's end.
+fn readme_output(readme: &str, command: &str) -> Vec<String> {
+    let prompt = format!("$ {command}");
+    readme
+        .lines()
+        .skip_while(|l| *l != prompt)
+        .skip(1)
+        .take_while(|l| !l.starts_with("$ ") && !l.starts_with("```"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_shows_kubectl_get_as_the_controller_fills_the_columns() {
+    let api = fake_api().await;
+    let examples = [
+        include_str!("../examples/conflict/hostname-conflict.yaml"),
+        include_str!("../examples/conflict/mesh-not-in-virtual-mesh.yaml"),
+        include_str!("../examples/reference/service-not-found.yaml"),
+    ];
+    for text in examples {
+        for doc in failover_webhook::manifest::parse("example", text).unwrap() {
+            api.apply(doc.value);
+        }
+    }
+    let r = replica(&api, "a", 15).await;
+    let n = failover_service_count() + examples.len();
+    eventually(LIMIT, "every FailoverService written", || async {
+        let mut written: Vec<String> = api.status_writes().into_iter().map(|w| w.object).collect();
+        written.sort();
+        written.dedup();
+        (written.len() == n).then_some(())
+    })
+    .await;
+    wait_settled(&api, &r.metrics).await;
+
+    let readme = include_str!("../README.md");
+    let columns = printer_columns();
+    for (command, wide) in [
+        ("kubectl get failoverservices -n service-mesh-hub", false),
+        (
+            "kubectl get failoverservices -n service-mesh-hub -o wide",
+            true,
+        ),
+    ] {
+        let shown = readme_output(readme, command);
+        assert!(shown.len() > 1, "the README shows `{command}`");
+        // The ages are the README's own: only they depend on when it was run.
+        let age_of = |name: &str| {
+            shown
+                .iter()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .and_then(|l| l.split_whitespace().last())
+                .unwrap_or("?")
+                .to_owned()
+        };
+        let picked: Vec<&(String, String, u64)> =
+            columns.iter().filter(|c| wide || c.2 == 0).collect();
+        let mut rows = vec![
+            std::iter::once("NAME".to_owned())
+                .chain(picked.iter().map(|c| c.0.to_uppercase()))
+                .collect::<Vec<_>>(),
+        ];
+        let mut names: Vec<String> = api
+            .status_writes()
+            .into_iter()
+            .map(|w| w.object.split_once('/').unwrap().1.to_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let obj = api.object("FailoverService", NS, &name).unwrap();
+            let mut row = vec![name.clone()];
+            for (_, path, _) in &picked {
+                if path == ".metadata.creationTimestamp" {
+                    row.push(age_of(&name));
+                    continue;
+                }
+                let pointer = path.replace('.', "/");
+                row.push(
+                    obj.pointer(&pointer)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            rows.push(row);
+        }
+        let rendered = kubectl_table(&rows);
+        let expected: Vec<&str> = rendered.lines().collect();
+        assert_eq!(
+            shown, expected,
+            "README.md's `{command}` output is not what the controller writes:\n{rendered}"
+        );
+    }
+}

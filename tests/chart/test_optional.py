@@ -54,5 +54,9 @@ def test_crd_keeps_unknown_fields_for_the_webhook_to_judge(scenario_docs):
         "Hostname": ".spec.hostname",
         "Cluster": ".spec.cluster",
         "Validation": ".status.validationStatus.state",
+        "Message": ".status.validationStatus.message",
         "Age": ".metadata.creationTimestamp",
     }
+    # The message only in -o wide: everything else in the default view.
+    priorities = {c["name"]: c.get("priority", 0) for c in version["additionalPrinterColumns"]}
+    assert priorities == {"Hostname": 0, "Cluster": 0, "Validation": 0, "Message": 1, "Age": 0}
