@@ -9,7 +9,10 @@ mod common;
 use std::time::Duration;
 
 use common::apiserver::FakeApi;
-use common::server::eventually;
+use common::client::{Conn, client_config, http_get};
+use common::metrics::{scrape, value};
+use common::pki::Pki;
+use common::server::{Process, eventually, spawn_serve_with_env};
 use failover_webhook::controller::{
     ControllerMetrics, FIELD_MANAGER, LeaseSettings, Outcome, StatusController, lease_field_manager,
 };
@@ -535,4 +538,83 @@ async fn the_readme_shows_kubectl_get_as_the_controller_fills_the_columns() {
             "README.md's `{command}` output is not what the controller writes:\n{rendered}"
         );
     }
+}
+
+/// The real binary with `--kube` (and `extra`) against `api`, as pod `replica-0`.
+async fn serve_kube(api: &FakeApi, extra: &[&str]) -> (Process, Pki, tempfile::TempDir) {
+    let pki = Pki::new("test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let serving = pki.server("serving");
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::write(&cert, &serving.cert_pem).unwrap();
+    std::fs::write(&key, &serving.key_pem).unwrap();
+    let args: Vec<&str> = std::iter::once("--kube")
+        .chain(extra.iter().copied())
+        .collect();
+    let p = spawn_serve_with_env(
+        &cert,
+        &key,
+        &args,
+        &[
+            ("KUBECONFIG", api.kubeconfig.as_path()),
+            ("POD_NAMESPACE", std::path::Path::new(NS)),
+            ("POD_NAME", std::path::Path::new("replica-0")),
+        ],
+    )
+    .await;
+    eventually(LIMIT, "readiness", || async {
+        (http_get(p.probe_addr, "/readyz").await.status == http::StatusCode::OK).then_some(())
+    })
+    .await;
+    (p, pki, dir)
+}
+
+/// Whether the server over TLS and HTTP/2 admits the valid checkout review.
+async fn admits_the_valid_review(p: &Process, pki: &Pki) -> bool {
+    let review = include_str!("../examples/admission/create-valid.json");
+    let mut conn = Conn::open(p.addr, client_config(&pki.ca_pem, &[b"h2"], None))
+        .await
+        .unwrap();
+    let reply = conn.post_json("/validate", review).await;
+    reply.json()["response"]["allowed"] == true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_kube_writes_status_by_default_and_keeps_answering_admission() {
+    install_crypto_provider();
+    let api = fake_api().await;
+    let (p, pki, _dir) = serve_kube(&api, &[]).await;
+    wait_write(&api, CHECKOUT, "the checkout status", state_is("ACCEPTED")).await;
+    assert_eq!(api.lease_holder(NS, LEASE).as_deref(), Some("replica-0"));
+    let text = scrape(p.probe_addr).await;
+    assert_eq!(value(&text, "failover_webhook_status_leader"), Some(1.0));
+    assert!(
+        value(
+            &text,
+            r#"failover_webhook_status_reconciles_total{result="written"}"#
+        )
+        .is_some_and(|v| v >= 1.0),
+        "{text}"
+    );
+    // Checked the way the API server sends it: the leader answers admission too.
+    assert!(admits_the_valid_review(&p, &pki).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_kube_with_the_controller_off_writes_nothing() {
+    install_crypto_provider();
+    let api = fake_api().await;
+    let (p, pki, _dir) = serve_kube(&api, &["--status-controller=false"]).await;
+    assert!(admits_the_valid_review(&p, &pki).await);
+    let text = scrape(p.probe_addr).await;
+    assert_eq!(value(&text, "failover_webhook_status_leader"), None);
+    assert!(
+        p.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("status controller off"))
+    );
+    assert!(api.status_writes().is_empty());
+    assert_eq!(api.lease_holder(NS, LEASE), None, "no Lease taken");
 }
