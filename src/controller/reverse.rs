@@ -13,6 +13,9 @@ use crate::topology::watch::Changed;
 pub struct ReverseIndex {
     by_dependency: HashMap<Dependency, HashSet<ObjectRef>>,
     of: HashMap<ObjectRef, Vec<Dependency>>,
+    /// VirtualMesh → the Meshes some dependent saw in it (the `MeshIn` keys above, by
+    /// VirtualMesh), so that a Mesh leaving is found without visiting every dependent.
+    seen_in: HashMap<ObjectRef, HashSet<ObjectRef>>,
 }
 
 /// What re-judging a change takes.
@@ -29,10 +32,16 @@ impl ReverseIndex {
     pub fn record(&mut self, fs: &ObjectRef, deps: Vec<Dependency>) {
         self.forget(fs);
         for d in &deps {
-            self.by_dependency
-                .entry(d.clone())
-                .or_default()
-                .insert(fs.clone());
+            let set = self.by_dependency.entry(d.clone()).or_default();
+            if set.is_empty()
+                && let Dependency::MeshIn { mesh, virtual_mesh } = d
+            {
+                self.seen_in
+                    .entry(virtual_mesh.clone())
+                    .or_default()
+                    .insert(mesh.clone());
+            }
+            set.insert(fs.clone());
         }
         self.of.insert(fs.clone(), deps);
     }
@@ -47,6 +56,14 @@ impl ReverseIndex {
                 set.remove(fs);
                 if set.is_empty() {
                     self.by_dependency.remove(&d);
+                    if let Dependency::MeshIn { mesh, virtual_mesh } = &d
+                        && let Some(meshes) = self.seen_in.get_mut(virtual_mesh)
+                    {
+                        meshes.remove(mesh);
+                        if meshes.is_empty() {
+                            self.seen_in.remove(virtual_mesh);
+                        }
+                    }
                 }
             }
         }
@@ -132,15 +149,16 @@ impl ReverseIndex {
         out: &mut HashSet<ObjectRef>,
     ) {
         // Meshes that left: their dependents saw them in `vm`.
-        if let Some(saw_vm) = self.by_dependency.get(&Dependency::VirtualMesh(vm.clone())) {
-            for fs in saw_vm {
-                let saw_one_that_left = self.of.get(fs).into_iter().flatten().any(|d| {
-                    matches!(d, Dependency::MeshIn { mesh, virtual_mesh }
-                        if virtual_mesh == vm && !members.contains(mesh))
-                });
-                if saw_one_that_left {
-                    out.insert(fs.clone());
-                }
+        for mesh in self.seen_in.get(vm).into_iter().flatten() {
+            if members.contains(mesh) {
+                continue;
+            }
+            let saw = Dependency::MeshIn {
+                mesh: mesh.clone(),
+                virtual_mesh: vm.clone(),
+            };
+            if let Some(set) = self.by_dependency.get(&saw) {
+                out.extend(set.iter().cloned());
             }
         }
         // Meshes that joined: their dependents did not see them in `vm`.
