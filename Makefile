@@ -70,6 +70,7 @@ run: build $(CERTS)/tls.crt
 bench:
 	$(CARGO) bench --locked --bench evaluate --bench topology_watch
 	$(CARGO) bench --locked --bench kube_scale
+	$(CARGO) bench --locked --bench status_controller
 	scripts/scale-bench.sh
 
 # Needs Docker, kind, kubectl and helm; not part of `make test` or CI.
