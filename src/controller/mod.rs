@@ -89,6 +89,11 @@ impl StatusController {
             }
             tracing::info!(identity = %self.lease.identity, "holding the status Lease; writing FailoverService status");
             self.metrics.set_leader(true);
+            // Objects deleted while another replica led were never forgotten here; the term's
+            // initial list records every object again.
+            *reverse
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = ReverseIndex::default();
             let term = stop.child_token();
             let watch_term = {
                 let term = term.clone();
