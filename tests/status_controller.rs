@@ -253,8 +253,17 @@ async fn only_the_leader_writes_and_another_takes_over_when_it_stops_renewing() 
     assert_eq!(b.metrics.reconciles(Outcome::Written), 0, "b follows");
     assert_eq!(api.lease_holder(NS, LEASE).as_deref(), Some("a"));
 
-    // a can no longer renew: b takes the Lease once it expires, and a steps down.
+    // a can no longer renew: b takes the Lease once it expires, and a steps down. A Mesh
+    // leaves the VirtualMesh meanwhile: whichever replica leads then, the change is not lost.
     api.freeze_lease_writes(&lease_field_manager("a"));
+    let vm = demo_objects()
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == "global-virtual-mesh")
+        .unwrap();
+    let mut shrunk = vm.clone();
+    shrunk["spec"]["meshes"] =
+        json!([{"name": "istio-istio-system-mgmt-cluster", "namespace": NS}]);
+    api.apply(shrunk);
     eventually(LIMIT, "b takes over", || async {
         (b.metrics.is_leader()
             && !a.metrics.is_leader()
@@ -262,6 +271,16 @@ async fn only_the_leader_writes_and_another_takes_over_when_it_stops_renewing() 
         .then_some(())
     })
     .await;
+    eventually(
+        LIMIT,
+        "the change made during the handover written",
+        || async {
+            let stored = api.object("FailoverService", NS, "checkout-failover")?;
+            (stored["status"]["validationStatus"]["state"] == "INVALID").then_some(())
+        },
+    )
+    .await;
+    api.apply(vm);
     let a_written = a.metrics.reconciles(Outcome::Written);
     let mut next = checkout(5);
     next["status"] = api
