@@ -1,10 +1,17 @@
 //! One full evaluation (decode, defaults, every rule, verdict, status, patch) of a two-service
 //! FailoverService as the API server sends it, against a demo-sized topology and one with
-//! 100,000 MeshServices: the cost must not grow with the cluster.
+//! 100,000 MeshServices: the cost must not grow with the cluster. Then whole reviews, body bytes
+//! to answer bytes, as the server runs them: the fixture CREATE on both endpoints, and a review
+//! of about 1 MiB.
+//!
+//! With `REVIEW_COUNT=n` it only answers the fixture `n` times on `/mutate` and `n` times on
+//! `/validate`, untimed, for an instruction count that does not depend on the machine's load
+//! (the command is in docs/performance.md).
 
 use std::hint::black_box;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
+use failover_webhook::admission::{self, Context, Endpoint};
 use failover_webhook::api::{Kind, ObjectRef};
 use failover_webhook::engine::{Change, Review, Settings, evaluate};
 use failover_webhook::manifest;
@@ -110,5 +117,85 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+const FIXTURE: &str = "tests/fixtures/admission/01-create-v1.request.json";
+
+fn fixture() -> Vec<u8> {
+    std::fs::read(FIXTURE).expect("the admission fixture (run from the crate root)")
+}
+
+/// A CREATE of about 1 MiB as `kubectl apply` sends it: the fixture with `entries`
+/// failoverServices (distinct names, none of them discovered, so each is a reference warning)
+/// and the last-applied annotation holding the same spec again.
+fn large_review(entries: usize) -> Vec<u8> {
+    let mut review: Value = serde_json::from_slice(&fixture()).expect("fixture is JSON");
+    let services: Vec<Value> = (0..entries)
+        .map(|i| json!({"name": format!("checkout-{i}"), "namespace": "shop", "cluster": "mgmt-cluster"}))
+        .collect();
+    let object = &mut review["request"]["object"];
+    object["spec"]["failoverServices"] = Value::Array(services);
+    let applied = json!({
+        "apiVersion": object["apiVersion"], "kind": object["kind"],
+        "metadata": {"annotations": {}, "name": object["metadata"]["name"], "namespace": object["metadata"]["namespace"]},
+        "spec": object["spec"],
+    });
+    object["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+        Value::String(applied.to_string() + "\n");
+    serde_json::to_vec(&review).expect("serializable")
+}
+
+fn bench_review(c: &mut Criterion) {
+    let topology = topology(0);
+    let settings = Settings::default();
+    let ctx = Context {
+        topology: &topology,
+        settings: &settings,
+    };
+    let body = fixture();
+    let large = large_review(6_000);
+    let mut group = c.benchmark_group("review");
+    for (name, body, endpoint) in [
+        ("fixture_mutate", &body, Endpoint::Mutate),
+        ("fixture_validate", &body, Endpoint::Validate),
+        ("1mib_mutate", &large, Endpoint::Mutate),
+        ("1mib_validate", &large, Endpoint::Validate),
+    ] {
+        let answer = admission::review(body, endpoint, ctx).expect("a review");
+        assert!(answer.summary.verdict.as_str() == "allowed", "{name}");
+        group.bench_function(BenchmarkId::new(name, body.len()), |b| {
+            b.iter(|| admission::review(black_box(body), endpoint, ctx))
+        });
+    }
+    group.finish();
+}
+
+fn count_only(n: usize) {
+    let topology = topology(0);
+    let settings = Settings::default();
+    let ctx = Context {
+        topology: &topology,
+        settings: &settings,
+    };
+    let body = fixture();
+    for _ in 0..n {
+        for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
+            black_box(answer_once(&body, endpoint, ctx));
+        }
+    }
+}
+
+#[inline(never)]
+fn answer_once(body: &[u8], endpoint: Endpoint, ctx: Context<'_>) -> usize {
+    admission::review(black_box(body), endpoint, ctx).map_or(0, |a| a.body.len())
+}
+
+criterion_group!(benches, bench, bench_review);
+
+fn main() {
+    match std::env::var("REVIEW_COUNT") {
+        Ok(n) => count_only(n.parse().expect("REVIEW_COUNT is a count")),
+        Err(_) => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}
