@@ -12,6 +12,7 @@
 //!   allowed untouched: the webhook only judges what it owns, and must never block the
 //!   controller.
 
+mod envelope;
 mod request;
 mod response;
 pub mod warnings;
@@ -123,19 +124,28 @@ pub struct Answer {
     pub summary: Summary,
 }
 
-/// Answers a raw AdmissionReview body.
+/// Answers a raw AdmissionReview body. Only what is read is built (see `envelope`): the
+/// object's metadata is reduced to the fields the engine reads while the body is parsed.
 pub fn review(body: &[u8], endpoint: Endpoint, ctx: Context<'_>) -> Result<Answer, ReviewError> {
-    let value: Value = serde_json::from_slice(body)?;
-    review_value(&value, endpoint, ctx)
+    let envelope = envelope::parse(body)?;
+    answer(AdmissionRequest::from_envelope(&envelope)?, endpoint, ctx)
 }
 
-/// Answers a parsed AdmissionReview.
+/// Answers an AdmissionReview already parsed as a `Value`: the same answer as [`review`] gives
+/// for the body the value was parsed from (the tests hold the two to that).
 pub fn review_value(
     review: &Value,
     endpoint: Endpoint,
     ctx: Context<'_>,
 ) -> Result<Answer, ReviewError> {
-    let req = AdmissionRequest::read(review)?;
+    answer(AdmissionRequest::read(review)?, endpoint, ctx)
+}
+
+fn answer(
+    req: AdmissionRequest<'_>,
+    endpoint: Endpoint,
+    ctx: Context<'_>,
+) -> Result<Answer, ReviewError> {
     let mut summary = Summary {
         uid: req.uid.to_owned(),
         version: req.version,

@@ -1,12 +1,18 @@
 //! Reading the AdmissionReview envelope the API server sends.
 //!
-//! The envelope is read from a generic JSON value, never through typed structs: a typed decode
+//! The envelope is never read through typed structs that refuse a wrong shape: a typed decode
 //! of a malformed custom resource would fail the whole call (and with `failurePolicy: Fail`,
 //! block the user's write with an unhelpful transport error) instead of producing findings with
 //! field paths. Only the envelope's own fields are required here; the object is the engine's
-//! business.
+//! business. The server reads the envelope from the request bytes ([`super::envelope`]); a
+//! review already parsed as a `Value` is read by [`AdmissionRequest::read`], with the same
+//! checks in the same order.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
+
+use super::envelope::Envelope;
 
 use crate::api::{NETWORKING_GROUP, ObjectRef};
 
@@ -118,7 +124,7 @@ fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 impl<'a> AdmissionRequest<'a> {
-    /// Reads the envelope of a parsed AdmissionReview.
+    /// Reads the envelope of an AdmissionReview parsed as a `Value`.
     pub fn read(review: &'a Value) -> Result<AdmissionRequest<'a>, ReviewError> {
         let version = ReviewVersion::from_api_version(str_at(review, "apiVersion"))
             .filter(|_| str_at(review, "kind") == "AdmissionReview")
@@ -133,22 +139,16 @@ impl<'a> AdmissionRequest<'a> {
             .filter(|u| !u.is_empty())
             .ok_or(ReviewError::NoUid)?;
         let object = request.get("object").unwrap_or(&NULL);
-        // `request.kind` is always set by the API server; an envelope without it is judged by
-        // the object's own type, so a hand-made review is not waved through by accident.
-        let (group, kind) = match request.get("kind").filter(|k| k.is_object()) {
-            Some(k) => (str_at(k, "group"), str_at(k, "kind")),
-            None => {
-                let api_version = str_at(object, "apiVersion");
-                let group = api_version.split_once('/').map_or("", |(g, _)| g);
-                (group, str_at(object, "kind"))
-            }
-        };
+        let kind = request
+            .get("kind")
+            .filter(|k| k.is_object())
+            .map(|k| (str_at(k, "group"), str_at(k, "kind")));
         Ok(AdmissionRequest {
             version,
             uid,
             operation: Operation::parse(str_at(request, "operation")),
-            group,
-            kind,
+            group: "",
+            kind: "",
             sub_resource: str_at(request, "subResource"),
             name: str_at(request, "name"),
             namespace: str_at(request, "namespace"),
@@ -158,7 +158,67 @@ impl<'a> AdmissionRequest<'a> {
                 .unwrap_or(false),
             object,
             old_object: request.get("oldObject").unwrap_or(&NULL),
-        })
+        }
+        .with_kind(kind))
+    }
+
+    /// Reads the envelope of an AdmissionReview decoded from the request bytes; the same checks
+    /// in the same order as [`AdmissionRequest::read`].
+    pub(super) fn from_envelope(
+        envelope: &'a Envelope<'_>,
+    ) -> Result<AdmissionRequest<'a>, ReviewError> {
+        let (api_version, kind, request) = match envelope {
+            Envelope::Whole(review) => return AdmissionRequest::read(review),
+            Envelope::Read {
+                api_version,
+                kind,
+                request,
+            } => (api_version, kind, request),
+        };
+        let version = ReviewVersion::from_api_version(api_version.as_deref().unwrap_or_default())
+            .filter(|_| kind.as_deref() == Some("AdmissionReview"))
+            .ok_or(ReviewError::NotAReview)?;
+        let request = request.as_ref().ok_or(ReviewError::NoRequest)?;
+        let uid = request
+            .uid
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .ok_or(ReviewError::NoUid)?;
+        let text = |t: &'a Option<Cow<'_, str>>| t.as_deref().unwrap_or_default();
+        Ok(AdmissionRequest {
+            version,
+            uid,
+            operation: Operation::parse(text(&request.operation)),
+            group: "",
+            kind: "",
+            sub_resource: text(&request.sub_resource),
+            name: text(&request.name),
+            namespace: text(&request.namespace),
+            dry_run: request.dry_run.unwrap_or(false),
+            object: &request.object,
+            old_object: &request.old_object,
+        }
+        .with_kind(
+            request
+                .kind
+                .as_ref()
+                .map(|(group, kind)| (text(group), text(kind))),
+        ))
+    }
+
+    /// `request.kind` is always set by the API server; an envelope without it is judged by
+    /// the object's own type, so a hand-made review is not waved through by accident.
+    fn with_kind(self, kind: Option<(&'a str, &'a str)>) -> AdmissionRequest<'a> {
+        let (group, kind) = kind.unwrap_or_else(|| {
+            let api_version = str_at(self.object, "apiVersion");
+            let group = api_version.split_once('/').map_or("", |(g, _)| g);
+            (group, str_at(self.object, "kind"))
+        });
+        AdmissionRequest {
+            group,
+            kind,
+            ..self
+        }
     }
 
     /// Whether the request is for the FailoverService main resource, the only thing this
