@@ -1,11 +1,15 @@
-//! The baseline for `scripts/load.sh`: the admission server's own transport stack (the same
+//! The baselines for `scripts/load.sh`: the admission server's own transport stack (the same
 //! rustls configuration, hyper builders, accept loop and axum routing, and the same body
-//! limit) answering every POST to `/validate` and `/mutate` with one fixed AdmissionReview,
-//! without parsing or judging anything. The difference to `failover-webhook serve` is the cost
-//! of admission itself.
+//! limit) answering every POST to `/validate` and `/mutate` with an allow.
+//!
+//! - By default, one fixed AdmissionReview, without parsing or judging anything. The difference
+//!   to `failover-webhook serve` is the cost of admission itself.
+//! - With `--parse`, what a straightforward webhook does before any rule runs: the body parsed
+//!   into a `serde_json::Value` (on the blocking pool above the same size as `serve`), and an
+//!   allow with the request's uid serialized back.
 //!
 //! ```text
-//! noop_server --listen 127.0.0.1:18444 --tls-cert certs/tls.crt --tls-key certs/tls.key
+//! noop_server --listen 127.0.0.1:18444 --tls-cert certs/tls.crt --tls-key certs/tls.key [--parse]
 //! ```
 //!
 //! Without arguments (as `cargo bench` runs it) it only prints how to use it.
@@ -44,6 +48,46 @@ async fn noop(req: Request) -> Response {
     }
 }
 
+/// Bodies up to this size are parsed on the connection's worker, larger ones on the blocking
+/// pool: the same split as `serve`.
+const INLINE_BODY_LIMIT: usize = 256 * 1024;
+
+fn parse_and_echo(body: &[u8]) -> Response {
+    let Ok(review) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let uid = review.pointer("/request/uid").cloned().unwrap_or_default();
+    let answer = serde_json::json!({
+        "apiVersion": review.get("apiVersion").cloned().unwrap_or_default(),
+        "kind": "AdmissionReview",
+        "response": {"uid": uid, "allowed": true},
+    });
+    match serde_json::to_vec(&answer) {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn parse(req: Request) -> Response {
+    let limit = Limits::default().max_body_bytes;
+    let Ok(body) = Limited::new(req.into_body(), limit).collect().await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let body = body.to_bytes();
+    if body.len() <= INLINE_BODY_LIMIT {
+        parse_and_echo(&body)
+    } else {
+        tokio::task::spawn_blocking(move || parse_and_echo(&body))
+            .await
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    }
+}
+
 fn arg(args: &[String], flag: &str) -> Option<String> {
     args.windows(2)
         .find(|w| w.first().is_some_and(|f| f == flag))
@@ -58,7 +102,7 @@ fn main() -> ExitCode {
         arg(&args, "--tls-key"),
     ) else {
         eprintln!(
-            "usage: noop_server --listen ADDR --tls-cert PATH --tls-key PATH (see scripts/load.sh)"
+            "usage: noop_server --listen ADDR --tls-cert PATH --tls-key PATH [--parse] (see scripts/load.sh)"
         );
         return ExitCode::SUCCESS;
     };
@@ -76,7 +120,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(serve(listen, cert.into(), key.into())) {
+    let parsing = args.iter().any(|a| a == "--parse");
+    match runtime.block_on(serve(listen, cert.into(), key.into(), parsing)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("noop_server: {e}");
@@ -89,6 +134,7 @@ async fn serve(
     listen: SocketAddr,
     cert: PathBuf,
     key: PathBuf,
+    parsing: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let serving =
         tls::parse_serving_cert(&cert, &tls::read_file(&cert)?, &key, &tls::read_file(&key)?)?;
@@ -97,9 +143,15 @@ async fn serve(
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(resolver, None)?));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let limits = Limits::default();
-    let app = Router::new()
-        .route("/validate", post(noop))
-        .route("/mutate", post(noop));
+    let app = if parsing {
+        Router::new()
+            .route("/validate", post(parse))
+            .route("/mutate", post(parse))
+    } else {
+        Router::new()
+            .route("/validate", post(noop))
+            .route("/mutate", post(noop))
+    };
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
