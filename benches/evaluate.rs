@@ -151,7 +151,7 @@ fn bench_review(c: &mut Criterion) {
         settings: &settings,
     };
     let body = fixture();
-    let large = large_review(6_000);
+    let large = large_review(7_000);
     let mut group = c.benchmark_group("review");
     for (name, body, endpoint) in [
         ("fixture_mutate", &body, Endpoint::Mutate),

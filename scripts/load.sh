@@ -21,6 +21,8 @@ ROUNDS=${ROUNDS:-3}               # throughput rounds, alternating servers
 RATE=${RATE:-2000}                # fixed rate for the latency runs, requests/s
 LAT_REQUESTS=${LAT_REQUESTS:-40000}
 LAT_CONNECTIONS=${LAT_CONNECTIONS:-8}
+WARMUP=${WARMUP:-20000}           # throughput warm-up requests per server
+LAT_WARMUP=${LAT_WARMUP:-4000}    # latency warm-up requests per run
 PORT=${PORT:-18443}               # webhook; no-op PORT+1, probes PORT+2, parse-and-echo PORT+3
 PROTOCOLS=${PROTOCOLS:-"h1 h2"}
 BODY=${BODY:-tests/fixtures/admission/01-create-v1.request.json}
@@ -95,7 +97,7 @@ echo "== throughput: -n $REQUESTS per run, body $(wc -c <"$BODY") bytes; h1: h2l
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Warm the servers up (connections, allocator, caches) before measuring.
 for port in "$PORT" $((PORT + 1)) $((PORT + 3)); do
-    h2load --h1 -c "$CLIENTS" -n 20000 -d "$BODY" -H 'content-type: application/json' \
+    h2load --h1 -c "$CLIENTS" -n "$WARMUP" -d "$BODY" -H 'content-type: application/json' \
         "https://127.0.0.1:$port/validate" >/dev/null
 done
 for round in $(seq "$ROUNDS"); do
@@ -122,7 +124,7 @@ for target in "noop $((PORT + 1)) /validate" "parse-and-echo $((PORT + 3)) /vali
     read -r name port path <<<"$target"
     echo "-- $name $path"
     "$LATENCY" --url "https://127.0.0.1:$port$path" --ca "$work/certs/ca.crt" --body "$BODY" \
-        --rate "$RATE" --requests "$LAT_REQUESTS" --connections "$LAT_CONNECTIONS" --warmup 4000
+        --rate "$RATE" --requests "$LAT_REQUESTS" --connections "$LAT_CONNECTIONS" --warmup "$LAT_WARMUP"
 done
 
 echo "== webhook metrics after the runs"
