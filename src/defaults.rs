@@ -4,6 +4,7 @@
 //! value that was set, not even one of the wrong type, because GitOps tools would then report
 //! drift forever. Applying them twice changes nothing the second time.
 
+use json_patch::jsonptr::PointerBuf;
 use serde_json::{Map, Value};
 
 use crate::rules::names;
@@ -26,74 +27,217 @@ fn unset(v: Option<&Value>) -> bool {
     }
 }
 
-fn fill(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
-    if let Some(v) = value.filter(|v| !v.is_empty())
-        && unset(map.get(key))
-    {
-        map.insert(key.to_owned(), Value::String(v.to_owned()));
+/// A field of the spec a default can fill. The order is the order of the keys in the spec's
+/// JSON (`cluster` < `failoverServices` < `namespace` < `port`, then within each object), so a
+/// sorted plan lists its patch operations as a diff of the two specs would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Field {
+    Cluster,
+    Service(usize, ServiceField),
+    Namespace,
+    PortName,
+    PortProtocol,
+}
+
+impl Field {
+    /// The field's JSON pointer below `spec`. Every key is a fixed name that needs no RFC 6901
+    /// escaping.
+    pub fn pointer(self) -> PointerBuf {
+        let mut p = PointerBuf::new();
+        match self {
+            Field::Cluster => p.push_back("cluster"),
+            Field::Namespace => p.push_back("namespace"),
+            Field::PortName | Field::PortProtocol => {
+                p.push_back("port");
+                p.push_back(if self == Field::PortName {
+                    "name"
+                } else {
+                    "protocol"
+                });
+            }
+            Field::Service(i, field) => {
+                p.push_back("failoverServices");
+                p.push_back(i);
+                p.push_back(field.key());
+            }
+        }
+        p
     }
 }
 
-/// Applies the defaults to `spec` (the value of the object's `spec` key, `Null` when absent).
-/// A missing spec becomes an object when there is something to fill; a spec of the wrong type
-/// is left alone.
-pub fn apply(spec: &mut Value, ctx: Context<'_>) {
-    if spec.is_null() {
-        let mut fresh = Value::Object(Map::new());
-        apply(&mut fresh, ctx);
-        if fresh.as_object().is_some_and(|m| !m.is_empty()) {
-            *spec = fresh;
+/// A field of one of `spec.failoverServices`, in key order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ServiceField {
+    Cluster,
+    Namespace,
+}
+
+impl ServiceField {
+    fn key(self) -> &'static str {
+        match self {
+            ServiceField::Cluster => "cluster",
+            ServiceField::Namespace => "namespace",
         }
-        return;
     }
-    let Some(spec) = spec.as_object_mut() else {
-        return;
+}
+
+/// One default that applies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fill {
+    pub field: Field,
+    pub value: String,
+    /// The field is present (`null` or `""`) and is replaced, rather than added.
+    pub replaces: bool,
+}
+
+/// The defaults that apply to one spec, worked out without touching it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Plan {
+    /// Nothing to fill.
+    #[default]
+    Nothing,
+    /// The spec is absent or `null` and becomes this object.
+    Create(Map<String, Value>),
+    /// Fields of an existing spec object, in key order.
+    Fill(Vec<Fill>),
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Plan::Nothing => true,
+            Plan::Create(_) => false,
+            Plan::Fill(fills) => fills.is_empty(),
+        }
+    }
+
+    /// Applies the plan to the spec it was made for.
+    pub fn apply_to(&self, spec: &mut Value) {
+        match self {
+            Plan::Nothing => {}
+            Plan::Create(fresh) => *spec = Value::Object(fresh.clone()),
+            Plan::Fill(fills) => {
+                for fill in fills {
+                    if let Some(slot) = slot(spec, fill.field) {
+                        *slot = Value::String(fill.value.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where `field` lives in `spec`, created as a key when absent (its parent exists: a plan only
+/// names fields of objects that are there).
+fn slot(spec: &mut Value, field: Field) -> Option<&mut Value> {
+    let (parent, key) = match field {
+        Field::Cluster => (Some(spec), "cluster"),
+        Field::Namespace => (Some(spec), "namespace"),
+        Field::PortName => (spec.get_mut("port"), "name"),
+        Field::PortProtocol => (spec.get_mut("port"), "protocol"),
+        Field::Service(i, field) => (service_mut(spec, i), field.key()),
     };
-    fill(spec, "namespace", ctx.object_namespace);
-    fill(spec, "cluster", ctx.default_cluster);
-    if let Some(port) = spec.get_mut("port").and_then(Value::as_object_mut) {
-        port_defaults(port);
+    Some(parent?.as_object_mut()?.entry(key).or_insert(Value::Null))
+}
+
+fn service_mut(spec: &mut Value, i: usize) -> Option<&mut Value> {
+    spec.get_mut("failoverServices")?.get_mut(i)
+}
+
+/// The value a default gives an unset field, if any: what [`fill`]ing it would write.
+fn fill_value<'v>(map: &Map<String, Value>, key: &str, value: Option<&'v str>) -> Option<&'v str> {
+    value.filter(|v| !v.is_empty() && unset(map.get(key)))
+}
+
+/// The value a field has once its default is applied, as a string if it is one.
+fn after<'v>(map: &'v Map<String, Value>, key: &str, default: Option<&'v str>) -> Option<&'v str> {
+    fill_value(map, key, default).or_else(|| map.get(key).and_then(Value::as_str))
+}
+
+/// The defaults that apply to `spec` (the value of the object's `spec` key, `None` when
+/// absent). A missing spec becomes an object when there is something to fill; a spec of the
+/// wrong type is left alone. Applying the plan, then planning again, gives no plan.
+pub fn plan(spec: Option<&Value>, ctx: Context<'_>) -> Plan {
+    let map = match spec {
+        None | Some(Value::Null) => {
+            let mut fresh = Map::new();
+            for (key, value) in [
+                ("namespace", ctx.object_namespace),
+                ("cluster", ctx.default_cluster),
+            ] {
+                if let Some(v) = value.filter(|v| !v.is_empty()) {
+                    fresh.insert(key.to_owned(), Value::String(v.to_owned()));
+                }
+            }
+            return if fresh.is_empty() {
+                Plan::Nothing
+            } else {
+                Plan::Create(fresh)
+            };
+        }
+        Some(Value::Object(map)) => map,
+        Some(_) => return Plan::Nothing,
+    };
+    let mut fills = Vec::new();
+    let mut push = |map: &Map<String, Value>, field: Field, key: &str, value: Option<&str>| {
+        if let Some(v) = fill_value(map, key, value) {
+            fills.push(Fill {
+                field,
+                value: v.to_owned(),
+                replaces: map.contains_key(key),
+            });
+        }
+    };
+    push(map, Field::Namespace, "namespace", ctx.object_namespace);
+    push(map, Field::Cluster, "cluster", ctx.default_cluster);
+    if let Some(port) = map.get("port").and_then(Value::as_object) {
+        let protocol = port_protocol(port);
+        push(port, Field::PortProtocol, "protocol", protocol);
+        let name = port_name(port, after(port, "protocol", protocol));
+        push(port, Field::PortName, "name", name.as_deref());
     }
-    let namespace = spec
-        .get("namespace")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let cluster = spec
-        .get("cluster")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    if let Some(services) = spec
-        .get_mut("failoverServices")
-        .and_then(Value::as_array_mut)
-    {
-        for service in services.iter_mut().filter_map(Value::as_object_mut) {
-            fill(service, "namespace", namespace.as_deref());
-            fill(service, "cluster", cluster.as_deref());
+    // The services inherit the spec's values as they are once defaulted.
+    let namespace = after(map, "namespace", ctx.object_namespace);
+    let cluster = after(map, "cluster", ctx.default_cluster);
+    if let Some(services) = map.get("failoverServices").and_then(Value::as_array) {
+        for (i, service) in services.iter().enumerate() {
+            if let Some(service) = service.as_object() {
+                let (ns, cl) = (ServiceField::Namespace, ServiceField::Cluster);
+                push(service, Field::Service(i, ns), ns.key(), namespace);
+                push(service, Field::Service(i, cl), cl.key(), cluster);
+            }
         }
     }
+    fills.sort_by_key(|f| f.field);
+    Plan::Fill(fills)
+}
+
+/// Applies the defaults to `spec` (the value of the object's `spec` key, `Null` when absent).
+pub fn apply(spec: &mut Value, ctx: Context<'_>) {
+    let plan = plan(Some(&*spec), ctx);
+    plan.apply_to(spec);
 }
 
 /// Istio's port naming convention, `<protocol>[-<suffix>]`, both ways: the protocol from the
 /// name, then the name from the protocol.
-fn port_defaults(port: &mut Map<String, Value>) {
-    if unset(port.get("protocol"))
-        && let Some(name) = port.get("name").and_then(Value::as_str)
-    {
-        let from_name = names::protocol(name).or_else(|| {
-            name.split_once('-')
-                .and_then(|(prefix, _)| names::protocol(prefix))
-        });
-        fill(port, "protocol", from_name);
+fn port_protocol(port: &Map<String, Value>) -> Option<&'static str> {
+    if !unset(port.get("protocol")) {
+        return None;
     }
-    if unset(port.get("name"))
-        && let Some(protocol) = port
-            .get("protocol")
-            .and_then(Value::as_str)
-            .and_then(names::protocol)
-    {
-        let name = protocol.replace('_', "-");
-        fill(port, "name", Some(&name));
+    let name = port.get("name").and_then(Value::as_str)?;
+    names::protocol(name).or_else(|| {
+        name.split_once('-')
+            .and_then(|(prefix, _)| names::protocol(prefix))
+    })
+}
+
+/// The port name derived from `protocol` (the port's protocol once defaulted), when the name is
+/// unset.
+fn port_name(port: &Map<String, Value>, protocol: Option<&str>) -> Option<String> {
+    if !unset(port.get("name")) {
+        return None;
     }
+    names::protocol(protocol?).map(|p| p.replace('_', "-"))
 }
 
 #[cfg(test)]

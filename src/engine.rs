@@ -1,8 +1,12 @@
 //! One evaluation of one FailoverService, the same for `/mutate`, `/validate` and `check`:
 //! decode → defaults → rules → verdict → initial status → patch.
 
+use std::borrow::Cow;
+
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::api::{ObjectRef, State};
 use crate::decode;
@@ -189,32 +193,64 @@ fn effect(finding: &Finding, ratcheted: bool, skip: &SkipRules, settings: &Setti
     }
 }
 
-/// The parts of an object the webhook writes, defaulted: `spec` and `status` (absent when
-/// absent in the object and left so). Working on these two keys, not a copy of the whole
-/// object, keeps the cost independent of `metadata` (managedFields, last-applied annotations).
-fn defaulted_parts(
-    object: &Value,
+/// The defaults `spec` (the object's `spec`, `None` when absent) gets, and the spec they give:
+/// borrowed as it is when nothing applies, so an object already defaulted (every stored object
+/// the webhook mutated) is never copied.
+fn defaulted<'v>(
+    spec: Option<&'v Value>,
     object_namespace: Option<&str>,
     settings: &Settings,
-) -> Map<String, Value> {
-    let mut parts = Map::new();
-    for key in ["spec", "status"] {
-        if let Some(v) = object.get(key) {
-            parts.insert(key.to_owned(), v.clone());
-        }
-    }
-    let mut spec = parts.remove("spec").unwrap_or(Value::Null);
-    defaults::apply(
-        &mut spec,
+) -> (defaults::Plan, Cow<'v, Value>) {
+    let plan = defaults::plan(
+        spec,
         defaults::Context {
             object_namespace,
             default_cluster: settings.default_cluster.as_deref(),
         },
     );
-    if !spec.is_null() || object.get("spec").is_some() {
-        parts.insert("spec".to_owned(), spec);
+    let spec = match spec {
+        Some(spec) if plan.is_empty() => Cow::Borrowed(spec),
+        None if plan.is_empty() => Cow::Borrowed(&Value::Null),
+        _ => {
+            let mut spec = spec.cloned().unwrap_or(Value::Null);
+            plan.apply_to(&mut spec);
+            Cow::Owned(spec)
+        }
+    };
+    (plan, spec)
+}
+
+/// The operations that apply the defaults of `plan` to an object whose `spec` is `spec`,
+/// in the form and order a diff of the spec before and after gives: a spec created whole is
+/// one operation, never an addition below a missing parent.
+fn spec_operations(spec: Option<&Value>, plan: defaults::Plan, ops: &mut Vec<PatchOperation>) {
+    let root = || {
+        let mut path = PointerBuf::new();
+        path.push_back("spec");
+        path
+    };
+    match plan {
+        defaults::Plan::Nothing => {}
+        defaults::Plan::Create(fresh) => {
+            let (path, value) = (root(), Value::Object(fresh));
+            ops.push(if spec.is_some() {
+                PatchOperation::Replace(ReplaceOperation { path, value })
+            } else {
+                PatchOperation::Add(AddOperation { path, value })
+            });
+        }
+        defaults::Plan::Fill(fills) => {
+            for fill in fills {
+                let path = root().concat(&fill.field.pointer());
+                let value = Value::String(fill.value);
+                ops.push(if fill.replaces {
+                    PatchOperation::Replace(ReplaceOperation { path, value })
+                } else {
+                    PatchOperation::Add(AddOperation { path, value })
+                });
+            }
+        }
     }
-    parts
 }
 
 fn generation(object: &Value) -> i64 {
@@ -236,8 +272,9 @@ pub fn evaluate(
         .and_then(Value::as_str)
         .filter(|ns| !ns.is_empty())
         .or(Some(review.this.namespace.as_str()).filter(|ns| !ns.is_empty()));
-    let mut parts = defaulted_parts(review.object, object_namespace, settings);
-    let new_spec = parts.get("spec").unwrap_or(&Value::Null);
+    let spec = review.object.get("spec");
+    let (plan, new_spec) = defaulted(spec, object_namespace, settings);
+    let new_spec: &Value = &new_spec;
 
     let decoded = decode::decode_with_spec(review.object, new_spec);
     let mut findings = rules::validate(&decoded, review.this, topology);
@@ -246,38 +283,38 @@ pub fn evaluate(
     let (ratcheted, spec_changed, observed_generation) = match review.change {
         Change::Create => (false, true, 1),
         Change::Update { old } => {
-            let old_spec = old.get("spec").unwrap_or(&Value::Null);
+            let old_spec = old.get("spec");
             let old_ns = old
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
                 .or(object_namespace);
-            let old_defaulted = defaulted_parts(old, old_ns, settings);
-            let ratcheted = old_defaulted.get("spec").unwrap_or(&Value::Null) == new_spec;
+            let (_, old_defaulted) = defaulted(old_spec, old_ns, settings);
+            let ratcheted = *old_defaulted == *new_spec;
             // The API server never reaches i64::MAX, but the old object is the caller's data:
             // saturate rather than wrap to a negative generation.
             let next = generation(old).saturating_add(1);
-            (ratcheted, new_spec != old_spec, next)
+            (
+                ratcheted,
+                new_spec != old_spec.unwrap_or(&Value::Null),
+                next,
+            )
         }
     };
 
     let state = status::state(&findings);
-    if spec_changed {
-        let mut st = parts.remove("status").unwrap_or(Value::Null);
-        status::apply(&mut st, &findings, observed_generation);
-        parts.insert("status".to_owned(), st);
-    }
-
-    let mut original = Map::new();
-    for key in ["spec", "status"] {
-        if let Some(v) = review.object.get(key) {
-            original.insert(key.to_owned(), v.clone());
+    let mut ops = Vec::new();
+    if review.object.is_object() {
+        spec_operations(spec, plan, &mut ops);
+        if spec_changed {
+            status::operations(
+                review.object.get("status"),
+                &findings,
+                observed_generation,
+                &mut ops,
+            );
         }
     }
-    let patch = if review.object.is_object() {
-        json_patch::diff(&Value::Object(original), &Value::Object(parts))
-    } else {
-        json_patch::Patch(Vec::new())
-    };
+    let patch = json_patch::Patch(ops);
 
     let skip = review.skip_rules.map(SkipRules::parse).unwrap_or_default();
     let findings = findings

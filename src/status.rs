@@ -5,6 +5,10 @@
 //! drops a status sent on the main resource, so this takes effect only where the CRD has no
 //! status subresource; a controller writing `/status` is what makes it stick elsewhere.
 
+use std::fmt::Write as _;
+
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::{Value, json};
 
 use crate::api::State;
@@ -26,18 +30,105 @@ pub fn state(findings: &[Finding]) -> State {
     }
 }
 
+/// The `validationStatus` the findings give.
+fn validation(findings: &[Finding]) -> Value {
+    let mut message = String::new();
+    for (i, finding) in findings.iter().enumerate() {
+        if i > 0 {
+            message.push('\n');
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(message, "{finding}");
+    }
+    json!({"state": state(findings).as_str(), "message": message})
+}
+
 /// Writes `observedGeneration` and `validationStatus` into `status` (the value of the object's
 /// `status` key, `Null` when absent), keeping every other status field. A status of the wrong
 /// type is left alone; it is reported by the type rules.
 pub fn apply(status: &mut Value, findings: &[Finding], observed_generation: i64) {
-    let message: Vec<String> = findings.iter().map(ToString::to_string).collect();
-    let validation = json!({"state": state(findings).as_str(), "message": message.join("\n")});
+    let validation = validation(findings);
     if status.is_null() {
         *status = json!({});
     }
     if let Some(map) = status.as_object_mut() {
         map.insert("observedGeneration".to_owned(), json!(observed_generation));
         map.insert("validationStatus".to_owned(), validation);
+    }
+}
+
+/// The JSON patch operations that do to the object what [`apply`] does to its `status`
+/// (`None` when the object has none), in the form and order a diff of the two objects gives:
+/// a missing status is added whole, a field that differs is replaced, and inside an existing
+/// `validationStatus` only the keys that differ are written and keys of its own removed.
+pub fn operations(
+    status: Option<&Value>,
+    findings: &[Finding],
+    observed_generation: i64,
+    ops: &mut Vec<PatchOperation>,
+) {
+    let mut path = PointerBuf::new();
+    path.push_back("status");
+    let map = match status {
+        Some(Value::Object(map)) => map,
+        Some(Value::Null) | None => {
+            let mut value = Value::Null;
+            apply(&mut value, findings, observed_generation);
+            ops.push(if status.is_some() {
+                PatchOperation::Replace(ReplaceOperation { path, value })
+            } else {
+                PatchOperation::Add(AddOperation { path, value })
+            });
+            return;
+        }
+        Some(_) => return,
+    };
+    for (key, value) in [
+        ("observedGeneration", json!(observed_generation)),
+        ("validationStatus", validation(findings)),
+    ] {
+        path.push_back(key);
+        match map.get(key) {
+            None => ops.push(PatchOperation::Add(AddOperation {
+                path: path.clone(),
+                value,
+            })),
+            Some(old) => diff(old, value, &mut path, ops),
+        }
+        path.pop_back();
+    }
+}
+
+/// The operations that turn `old` into `new` at `path`, as `json_patch::diff` writes them for
+/// values without arrays: objects key by key (additions and replacements in key order, then
+/// removals), any other difference one replacement.
+fn diff(old: &Value, new: Value, path: &mut PointerBuf, ops: &mut Vec<PatchOperation>) {
+    match (old, new) {
+        (Value::Object(old), Value::Object(new)) => {
+            for (key, value) in new.iter() {
+                path.push_back(key);
+                match old.get(key) {
+                    None => ops.push(PatchOperation::Add(AddOperation {
+                        path: path.clone(),
+                        value: value.clone(),
+                    })),
+                    Some(was) => diff(was, value.clone(), path, ops),
+                }
+                path.pop_back();
+            }
+            for key in old.keys().filter(|k| !new.contains_key(*k)) {
+                path.push_back(key);
+                ops.push(PatchOperation::Remove(RemoveOperation {
+                    path: path.clone(),
+                }));
+                path.pop_back();
+            }
+        }
+        (old, new) if *old == new => {}
+        (_, value) => ops.push(PatchOperation::Replace(ReplaceOperation {
+            path: path.clone(),
+            value,
+        })),
     }
 }
 
