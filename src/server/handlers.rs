@@ -159,7 +159,7 @@ async fn admit(app: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response
     match result {
         Ok(Answer { body, summary }) => {
             span.record("uid", summary.uid.as_str());
-            span.record("kind", format!("{}/{}", summary.group, summary.kind));
+            record_kind(&span, &summary.group, &summary.kind);
             span.record("namespace", summary.namespace.as_str());
             span.record("name", summary.name.as_str());
             span.record("operation", summary.operation.as_str());
@@ -207,6 +207,16 @@ async fn admit(app: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response
             e.into_response()
         }
     }
+}
+
+/// Records `group/kind` in the span; the kind this webhook is registered for, nearly every
+/// request, without building the string.
+fn record_kind(span: &tracing::Span, group: &str, kind: &str) {
+    const FAILOVER_SERVICE: &str = "networking.smh.solo.io/FailoverService";
+    match FAILOVER_SERVICE.split_once('/') {
+        Some((g, k)) if g == group && k == kind => span.record("kind", FAILOVER_SERVICE),
+        _ => span.record("kind", format!("{group}/{kind}")),
+    };
 }
 
 async fn answer(
@@ -333,5 +343,48 @@ mod tests {
         assert!(!with("application/yaml"));
         assert!(!with("text/plain; application/json"));
         assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn the_usual_kind_is_recorded_as_the_group_and_kind() {
+        use std::sync::{Arc, Mutex};
+        use tracing::field::{Field, Visit};
+        use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+        #[derive(Clone, Default)]
+        struct Kinds(Arc<Mutex<Vec<String>>>);
+        impl Visit for Kinds {
+            fn record_str(&mut self, field: &Field, value: &str) {
+                if field.name() == "kind" {
+                    self.0.lock().unwrap().push(value.to_owned());
+                }
+            }
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "kind" {
+                    self.0.lock().unwrap().push(format!("{value:?}"));
+                }
+            }
+        }
+        impl<S: tracing::Subscriber> Layer<S> for Kinds {
+            fn on_record(
+                &self,
+                _: &tracing::span::Id,
+                values: &tracing::span::Record<'_>,
+                _: Context<'_, S>,
+            ) {
+                values.record(&mut self.clone());
+            }
+        }
+        let kinds = Kinds::default();
+        let subscriber = tracing_subscriber::registry().with(kinds.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("admission", kind = Empty);
+            record_kind(&span, crate::api::NETWORKING_GROUP, "FailoverService");
+            record_kind(&span, "apps", "Deployment");
+        });
+        assert_eq!(
+            *kinds.0.lock().unwrap(),
+            ["networking.smh.solo.io/FailoverService", "apps/Deployment"]
+        );
     }
 }

@@ -14,7 +14,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::tls::HandshakeFailure;
-use crate::admission::{Endpoint, Summary};
+use crate::admission::{Endpoint, Operation, Summary, Verdict};
 use crate::api::Kind;
 use crate::finding::RuleCode;
 use crate::topology::Topology;
@@ -75,12 +75,84 @@ fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
+/// The operations and verdicts of an answered review, in the order of [`Answered`]'s tables.
+const OPERATIONS: [Operation; 5] = [
+    Operation::Create,
+    Operation::Update,
+    Operation::Delete,
+    Operation::Connect,
+    Operation::Other,
+];
+const VERDICTS: [&str; 3] = ["allowed", "denied", "skipped"];
+
+fn operation_index(op: Operation) -> usize {
+    match op {
+        Operation::Create => 0,
+        Operation::Update => 1,
+        Operation::Delete => 2,
+        Operation::Connect => 3,
+        Operation::Other => 4,
+    }
+}
+
+fn verdict_index(verdict: Verdict) -> usize {
+    match verdict {
+        Verdict::Allowed => 0,
+        Verdict::Denied => 1,
+        Verdict::Skipped(_) => 2,
+    }
+}
+
+/// The series every answered review of one endpoint updates, resolved once: looking a label
+/// set up in a family hashes it and takes a lock on every request.
+#[derive(Debug)]
+struct Answered {
+    duration: Histogram,
+    /// `requests` with code 200, by operation and verdict.
+    ok: [[Counter; 3]; 5],
+}
+
+impl Answered {
+    /// The series of a review answered with `code`, when it is one resolved beforehand.
+    fn ok(&self, operation: Operation, verdict: Verdict, code: u16) -> Option<&Counter> {
+        (code == 200).then_some(())?;
+        self.ok
+            .get(operation_index(operation))?
+            .get(verdict_index(verdict))
+    }
+
+    fn new(
+        endpoint: Endpoint,
+        requests: &Family<RequestLabels, Counter>,
+        duration: &Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    ) -> Answered {
+        let endpoint = endpoint.as_str();
+        Answered {
+            duration: duration.get_or_create(&EndpointLabels { endpoint }).clone(),
+            ok: OPERATIONS.map(|op| {
+                VERDICTS.map(|verdict| {
+                    requests
+                        .get_or_create(&RequestLabels {
+                            endpoint,
+                            operation: op.as_str(),
+                            verdict,
+                            code: 200,
+                        })
+                        .clone()
+                })
+            }),
+        }
+    }
+}
+
 /// The server's metrics. Cheap to update from any task: every metric is atomic.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    validate: Answered,
+    mutate: Answered,
     in_flight: Gauge,
     body_bytes: Gauge,
     findings: Family<FindingLabels, Counter>,
@@ -181,6 +253,8 @@ impl Metrics {
             }));
         }
         Metrics {
+            validate: Answered::new(Endpoint::Validate, &requests, &duration),
+            mutate: Answered::new(Endpoint::Mutate, &requests, &duration),
             registry,
             requests,
             duration,
@@ -209,18 +283,25 @@ impl Metrics {
         code: u16,
         elapsed: Duration,
     ) {
-        let labels = RequestLabels {
-            endpoint: endpoint.as_str(),
-            operation: summary.map_or("", |s| s.operation.as_str()),
-            verdict: summary.map_or("error", |s| s.verdict.as_str()),
-            code,
+        let answered = match endpoint {
+            Endpoint::Validate => &self.validate,
+            Endpoint::Mutate => &self.mutate,
         };
-        self.requests.get_or_create(&labels).inc();
-        self.duration
-            .get_or_create(&EndpointLabels {
-                endpoint: endpoint.as_str(),
-            })
-            .observe(elapsed.as_secs_f64());
+        match summary {
+            Some(s) if let Some(counter) = answered.ok(s.operation, s.verdict, code) => {
+                counter.inc();
+            }
+            _ => {
+                let labels = RequestLabels {
+                    endpoint: endpoint.as_str(),
+                    operation: summary.map_or("", |s| s.operation.as_str()),
+                    verdict: summary.map_or("error", |s| s.verdict.as_str()),
+                    code,
+                };
+                self.requests.get_or_create(&labels).inc();
+            }
+        }
+        answered.duration.observe(elapsed.as_secs_f64());
         for &(code, effect) in summary.map_or(&[][..], |s| &s.findings) {
             self.findings
                 .get_or_create(&FindingLabels {
@@ -314,5 +395,88 @@ pub struct InFlight(Gauge);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::{ReviewVersion, Skip};
+    use crate::topology::Topology;
+
+    fn summary(operation: Operation, verdict: Verdict) -> Summary {
+        Summary {
+            uid: "u".into(),
+            version: ReviewVersion::V1,
+            operation,
+            group: String::new(),
+            kind: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+            dry_run: false,
+            verdict,
+            patched: false,
+            findings: Vec::new(),
+        }
+    }
+
+    fn count(text: &str, series: &str) -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    /// The pre-resolved series are the ones the exposition shows, one per operation and
+    /// verdict, and the others still go through the family.
+    #[test]
+    fn each_answered_review_counts_in_its_own_series() {
+        let metrics = Metrics::new();
+        let verdicts = [
+            Verdict::Allowed,
+            Verdict::Denied,
+            Verdict::Skipped(Skip::Operation),
+        ];
+        for (i, op) in OPERATIONS.into_iter().enumerate() {
+            for (j, verdict) in verdicts.into_iter().enumerate() {
+                for _ in 0..(1 + i * 3 + j) {
+                    metrics.observe_request(
+                        Endpoint::Mutate,
+                        Some(&summary(op, verdict)),
+                        200,
+                        Duration::from_micros(50),
+                    );
+                }
+            }
+        }
+        metrics.observe_request(Endpoint::Validate, None, 400, Duration::from_micros(50));
+        let text = metrics.encode(&Topology::empty());
+        for (i, op) in OPERATIONS.into_iter().enumerate() {
+            for (j, verdict) in VERDICTS.into_iter().enumerate() {
+                let series = format!(
+                    r#"failover_webhook_requests_total{{endpoint="mutate",operation="{}",verdict="{verdict}",code="200"}}"#,
+                    op.as_str()
+                );
+                assert_eq!(
+                    count(&text, &series),
+                    Some((1 + i * 3 + j) as u64),
+                    "{series}"
+                );
+                let validate = series.replace("mutate", "validate");
+                assert_eq!(count(&text, &validate), Some(0), "{validate}");
+            }
+        }
+        assert_eq!(
+            count(
+                &text,
+                r#"failover_webhook_requests_total{endpoint="validate",operation="",verdict="error",code="400"}"#
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            count(
+                &text,
+                r#"failover_webhook_request_duration_seconds_count{endpoint="mutate"}"#
+            ),
+            Some(120)
+        );
     }
 }
