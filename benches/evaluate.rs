@@ -4,9 +4,10 @@
 //! to answer bytes, as the server runs them: the fixture CREATE on both endpoints, and a review
 //! of about 1 MiB.
 //!
-//! With `REVIEW_COUNT=n` it only answers the fixture `n` times on `/mutate` and `n` times on
-//! `/validate`, untimed, for an instruction count that does not depend on the machine's load
-//! (the command is in docs/performance.md).
+//! With `EVALUATE_COUNT=n` it only runs the evaluation `n` times, and with `REVIEW_COUNT=n` it
+//! only answers the fixture `n` times on `/mutate` and `n` times on `/validate`, untimed, for an
+//! instruction count that does not depend on the machine's load (the commands are in
+//! docs/performance.md).
 
 use std::hint::black_box;
 
@@ -117,6 +118,34 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// One evaluation, kept out of line so that callgrind can count it (`--toggle-collect`).
+#[inline(never)]
+fn evaluate_once(object: &Value, this: &ObjectRef, t: &Topology, settings: &Settings) -> usize {
+    let eval = evaluate(
+        &Review::new(Change::Create, object, this),
+        Some(t),
+        settings,
+    );
+    eval.patch.0.len()
+}
+
+/// With `EVALUATE_COUNT=n`, runs `n` evaluations against the embedded topology with no timing
+/// around them, for an instruction count that does not depend on the machine's load (the
+/// command is in docs/performance.md).
+fn count_evaluations(n: usize) {
+    let object = object();
+    let this = ObjectRef {
+        name: "checkout-failover".into(),
+        namespace: "service-mesh-hub".into(),
+    };
+    let t = topology(0);
+    let settings = Settings::default();
+    let ops: usize = (0..n)
+        .map(|_| evaluate_once(black_box(&object), &this, &t, &settings))
+        .sum();
+    assert_eq!(ops, 3 * n, "the protocol, a cluster and the status");
+}
+
 const FIXTURE: &str = "tests/fixtures/admission/01-create-v1.request.json";
 
 fn fixture() -> Vec<u8> {
@@ -191,6 +220,9 @@ fn answer_once(body: &[u8], endpoint: Endpoint, ctx: Context<'_>) -> usize {
 criterion_group!(benches, bench, bench_review);
 
 fn main() {
+    if let Ok(n) = std::env::var("EVALUATE_COUNT") {
+        return count_evaluations(n.parse().expect("EVALUATE_COUNT is a count"));
+    }
     match std::env::var("REVIEW_COUNT") {
         Ok(n) => count_only(n.parse().expect("REVIEW_COUNT is a count")),
         Err(_) => {
