@@ -105,20 +105,31 @@ pub fn decode_with_spec(object: &Value, spec: &Value) -> Decoded {
     decoded
 }
 
-fn check(value: &Value, shape: &Shape, path: &FieldPath, out: &mut Decoded) {
-    let ok = match (shape, value) {
+/// Whether `value` fits `shape` without looking inside it: what [`check`] accepts without a
+/// finding and without descending.
+fn leaf_fits(shape: &Shape, value: &Value) -> bool {
+    match (shape, value) {
         (_, Value::Null) | (Shape::Any, _) => true,
         (Shape::String, Value::String(_)) | (Shape::Number, Value::Number(_)) => true,
         (Shape::Int64, Value::Number(n)) => n.is_i64(),
         (Shape::Int64, Value::String(s)) => s.parse::<i64>().is_ok(),
         (Shape::State, v @ (Value::String(_) | Value::Number(_))) => State::from_json(v).is_some(),
+        _ => false,
+    }
+}
+
+fn check(value: &Value, shape: &Shape, path: &FieldPath, out: &mut Decoded) {
+    let ok = match (shape, value) {
+        _ if leaf_fits(shape, value) => true,
         (Shape::Object(fields), Value::Object(map)) => {
             check_object(map, fields, path, out);
             true
         }
         (Shape::Array(item), Value::Array(items)) => {
             for (i, v) in items.iter().enumerate() {
-                check(v, item, &path.index(i), out);
+                if !leaf_fits(item, v) {
+                    check(v, item, &path.index(i), out);
+                }
             }
             true
         }
@@ -141,10 +152,13 @@ fn check_object(
     out: &mut Decoded,
 ) {
     for (key, value) in map {
-        let child = path.key(key);
         match fields.iter().find(|(name, _)| name == key) {
-            Some((_, shape)) => check(value, shape, &child, out),
+            // Most values are well-typed leaves or free-form (metadata): their path, a new
+            // string per key, is only built when something below needs it.
+            Some((_, shape)) if leaf_fits(shape, value) => {}
+            Some((_, shape)) => check(value, shape, &path.key(key), out),
             None => {
+                let child = path.key(key);
                 let known = fields.iter().map(|(name, _)| *name);
                 let message = match suggest(key, known) {
                     Some(s) => format!("unknown field `{key}`; did you mean `{s}`?"),
