@@ -2,7 +2,7 @@
 //! message. Whether a finding denies is decided later, by [`crate::engine`], from the rule's
 //! [`RuleClass`] and the server settings.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::Serialize;
 
@@ -138,7 +138,9 @@ impl FieldPath {
             && key
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        let mut s = self.0.clone();
+        // Sized once: a clone then a push would allocate twice.
+        let mut s = String::with_capacity(self.0.len() + key.len() + 2);
+        s.push_str(&self.0);
         if plain {
             if !s.is_empty() {
                 s.push('.');
@@ -153,7 +155,11 @@ impl FieldPath {
     }
 
     pub fn index(&self, i: usize) -> FieldPath {
-        FieldPath(format!("{}[{i}]", self.0))
+        let mut s = String::with_capacity(self.0.len() + 8);
+        s.push_str(&self.0);
+        // Writing into a String cannot fail.
+        let _ = write!(s, "[{i}]");
+        FieldPath(s)
     }
 
     pub fn as_str(&self) -> &str {
