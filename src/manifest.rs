@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use positions::Tree;
 pub use positions::{Position, Positions};
+pub(crate) use yaml::options as yaml_options;
 
 /// Where a document came from, for messages: `file.yaml (document 2, item 5)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,14 +106,8 @@ fn read_tree_as(paths: &[PathBuf], reading: Reading) -> Result<Manifests, Manife
     let mut read = Manifests::default();
     for path in paths {
         if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|source| ManifestError::Read {
-                    path: "-".into(),
-                    source,
-                })?;
-            read.documents.extend(parse_as("-", &text, reading)?);
+            read.documents
+                .extend(parse_as("-", &read_stdin()?, reading)?);
         } else if path.is_dir() {
             for file in files_in(path, &mut read.skipped)? {
                 read.documents.extend(read_file(&file, reading)?);
@@ -131,37 +126,55 @@ pub fn each_text<E: From<ManifestError>>(
     paths: &[PathBuf],
     mut each: impl FnMut(&str, &str) -> Result<(), E>,
 ) -> Result<(), E> {
+    each_source(paths, |source| match source {
+        Source::Stdin => each("-", &read_stdin()?),
+        Source::File(path) => each(&path.display().to_string(), &read_text(path)?),
+    })
+}
+
+/// Where one file's text comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source<'a> {
+    Stdin,
+    File(&'a Path),
+}
+
+/// Hands every file `paths` name to `each` without reading it, in the order [`read_paths`]
+/// reads them, for readers that stream a file instead of holding its text.
+pub fn each_source<E: From<ManifestError>>(
+    paths: &[PathBuf],
+    mut each: impl FnMut(Source<'_>) -> Result<(), E>,
+) -> Result<(), E> {
     for path in paths {
         if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|source| ManifestError::Read {
-                    path: "-".into(),
-                    source,
-                })?;
-            each("-", &text)?;
+            each(Source::Stdin)?;
         } else if path.is_dir() {
             for file in files_in(path, &mut Vec::new())? {
-                each_file(&file, &mut each)?;
+                each(Source::File(&file))?;
             }
         } else {
-            each_file(path, &mut each)?;
+            each(Source::File(path))?;
         }
     }
     Ok(())
 }
 
-fn each_file<E: From<ManifestError>>(
-    path: &Path,
-    each: &mut impl FnMut(&str, &str) -> Result<(), E>,
-) -> Result<(), E> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
-        path: name.clone(),
+fn read_stdin() -> Result<String, ManifestError> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|source| ManifestError::Read {
+            path: "-".into(),
+            source,
+        })?;
+    Ok(text)
+}
+
+fn read_text(path: &Path) -> Result<String, ManifestError> {
+    std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: path.display().to_string(),
         source,
-    })?;
-    each(&name, &text)
+    })
 }
 
 /// Whether [`parse`] reads `text` as JSON.
@@ -215,12 +228,7 @@ fn files_in(dir: &Path, skipped: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, Mani
 }
 
 fn read_file(path: &Path, reading: Reading) -> Result<Vec<Document>, ManifestError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
-        path: name.clone(),
-        source,
-    })?;
-    parse_as(&name, &text, reading)
+    parse_as(&path.display().to_string(), &read_text(path)?, reading)
 }
 
 /// Parses the text of one file. JSON (one or more values) when it starts with `{` or `[`,

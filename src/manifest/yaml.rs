@@ -85,7 +85,7 @@ pub(crate) fn documents(text: &str) -> Vec<Chunk<'_>> {
 /// Budgets that grow with the input: every parser event and node costs input bytes, so a
 /// large snapshot is read whole, while alias expansion (the "billion laughs") stays capped
 /// by serde-saphyr's own alias limits whatever the size.
-fn options(input_len: usize) -> Options {
+pub(crate) fn options(input_len: usize) -> Options {
     let mut budget = Budget::default();
     budget.max_events = budget.max_events.max(input_len.saturating_mul(4));
     budget.max_nodes = budget.max_nodes.max(input_len.saturating_mul(2));

@@ -1,14 +1,18 @@
 //! Topology from files: what `kubectl get kubernetesclusters,meshservices,meshes,virtualmeshes,
 //! failoverservices -A -o yaml` prints, or any folder of such files.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use crate::api::Kind;
-use crate::manifest::{self, Document, Location, ManifestError};
+use crate::manifest::{self, Document, Location, ManifestError, Source};
 
 use super::{Topology, TopologyBuilder, TopologyError};
 
 mod json;
+mod stream;
+mod window;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -30,22 +34,77 @@ pub fn load(paths: &[PathBuf]) -> Result<Topology, SnapshotError> {
 
 /// Like [`load`], but leaves the builder open for more objects.
 ///
-/// JSON is decoded straight into the index, one object at a time (see [`json`]); YAML goes
-/// through generic values, document by document. Either way only one file's text is held at a
-/// time.
+/// Files are streamed, never held whole: JSON through a window (see [`window`]), a YAML file of
+/// one document through serde-saphyr (see [`stream`]); a `kind: List`'s items are decoded into
+/// the index one at a time. Should a stream reader meet anything it does not read exactly as
+/// the text reader does (an error above all), every file is read again through the text
+/// reader, whose result or error message then stands: JSON decoded into the index document by
+/// document (see [`json`]), YAML through generic values, one file's text at a time. Standard
+/// input is always read that way.
 pub fn load_builder(paths: &[PathBuf]) -> Result<TopologyBuilder, SnapshotError> {
-    let mut builder = Topology::builder();
-    manifest::each_text(paths, |file, text| {
-        if manifest::is_json(text) {
-            json::read(&mut builder, file, text)
-        } else {
-            manifest::parse(file, text)?
-                .into_iter()
-                .try_for_each(|doc| add_document(&mut builder, doc))
-        }
-    })?;
+    let streamed = if paths.iter().any(|p| p.as_os_str() == "-") {
+        None
+    } else {
+        load_streamed(paths).ok()
+    };
+    let builder = match streamed {
+        Some(builder) => builder,
+        None => load_text(paths)?,
+    };
     crate::release_free_memory();
     Ok(builder)
+}
+
+fn load_streamed(paths: &[PathBuf]) -> Result<TopologyBuilder, stream::GaveUp> {
+    let mut builder = Topology::builder();
+    manifest::each_source(paths, |source| match source {
+        Source::Stdin => Err(stream::GaveUp),
+        Source::File(path) => {
+            let file = path.display().to_string();
+            let mut reader =
+                BufReader::with_capacity(1 << 16, File::open(path).map_err(|_| stream::GaveUp)?);
+            match first_byte(&mut reader) {
+                Some(b'{') => window::read(&mut builder, &file, reader),
+                // JSON the stream reader does not read (a top-level array), or text whose
+                // start the two readers might tell apart differently.
+                Some(b) if b == b'[' || !b.is_ascii() || b.is_ascii_whitespace() => {
+                    Err(stream::GaveUp)
+                }
+                _ => {
+                    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+                    let len = usize::try_from(len).unwrap_or(usize::MAX);
+                    stream::read_yaml(&mut builder, &file, reader, len)
+                }
+            }
+        }
+    })?;
+    Ok(builder)
+}
+
+/// The first byte that is not JSON whitespace, if the reader's buffer holds one; nothing is
+/// consumed (leading spaces matter to YAML).
+fn first_byte(reader: &mut impl BufRead) -> Option<u8> {
+    let buf = reader.fill_buf().ok()?;
+    buf.iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+}
+
+fn load_text(paths: &[PathBuf]) -> Result<TopologyBuilder, SnapshotError> {
+    let mut builder = Topology::builder();
+    manifest::each_text(paths, |file, text| add_text(&mut builder, file, text))?;
+    Ok(builder)
+}
+
+/// One file's text, JSON or YAML.
+fn add_text(builder: &mut TopologyBuilder, file: &str, text: &str) -> Result<(), SnapshotError> {
+    if manifest::is_json(text) {
+        json::read(builder, file, text)
+    } else {
+        manifest::parse(file, text)?
+            .into_iter()
+            .try_for_each(|doc| add_document(builder, doc))
+    }
 }
 
 pub fn from_documents(docs: impl IntoIterator<Item = Document>) -> Result<Topology, SnapshotError> {
@@ -230,6 +289,121 @@ mod tests {
         let t = streamed(dir.path(), text).unwrap();
         assert!(t.is_cluster_registered("c1") && !t.is_cluster_registered("c0"));
         assert_eq!(t.count(Kind::FailoverService), 1);
+    }
+
+    fn write(dir: &std::path::Path, text: &[u8]) -> PathBuf {
+        let file = dir.join("snap.json");
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    #[test]
+    fn a_kubectl_json_list_is_streamed_with_its_kind_before_or_after_its_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = r#"{"apiVersion": "discovery.smh.solo.io/v1alpha1", "kind": "KubernetesCluster",
+                          "metadata": {"name": "c1", "namespace": "smh"}}"#;
+        for text in [
+            format!(r#"{{"apiVersion": "v1", "items": [{MS}, {cluster}], "kind": "List"}}"#),
+            format!(
+                r#"{{"kind": "List", "n": 1234567, "items": [{MS}, {cluster}], "m": {{}}}}{MS}"#
+            ),
+            format!("\n{MS}\n{cluster}\n"),
+        ] {
+            let file = write(dir.path(), text.as_bytes());
+            let t = load_streamed(std::slice::from_ref(&file))
+                .unwrap_or_else(|_| panic!("not streamed: {text}"))
+                .build();
+            let svc = t.service("svc", "ns", "c1").unwrap();
+            assert_eq!(svc.mesh.as_ref().unwrap().name, "m1");
+            assert!(svc.outlier_detection && t.is_cluster_registered("c1"));
+        }
+    }
+
+    #[test]
+    fn what_the_stream_reader_gives_up_on_the_text_reader_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(Vec<u8>, Result<usize, &str>); 5] = [
+            // `items` read as a List's before `kind` says the document is something else.
+            (
+                format!(r#"{{"items": [{MS}], "kind": "ConfigMap"}}"#).into_bytes(),
+                Ok(0),
+            ),
+            // A duplicate top-level key: the last wins.
+            (
+                format!(r#"{{"kind": "ConfigMap", "kind": "List", "items": [{MS}]}}"#).into_bytes(),
+                Ok(1),
+            ),
+            // A `null` document, skipped.
+            (format!("{MS}\nnull").into_bytes(), Ok(1)),
+            (
+                b"{\"kind\": \"List\", \"items\": [{\"kind\": \"\xff\"}]}".to_vec(),
+                Err("stream did not contain valid UTF-8"),
+            ),
+            (
+                format!(r#"{{"kind": "List", "items": [{MS}, 5]}}"#).into_bytes(),
+                Err("(document 1, item 2): a List item must be an object"),
+            ),
+        ];
+        for (text, expected) in cases {
+            let file = write(dir.path(), &text);
+            let shown = String::from_utf8_lossy(&text);
+            assert!(
+                load_streamed(std::slice::from_ref(&file)).is_err(),
+                "{shown}"
+            );
+            match (load(&[file]), expected) {
+                (Ok(t), Ok(n)) => assert_eq!(t.count(Kind::MeshService), n, "{shown}"),
+                (Err(e), Err(message)) => assert!(e.to_string().contains(message), "{e}"),
+                (got, _) => panic!("{shown}: {:?}", got.map(|t| t.count(Kind::MeshService))),
+            }
+        }
+    }
+
+    #[test]
+    fn a_kubectl_yaml_list_is_streamed_and_read_as_the_text_reader_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("snap.yaml");
+        let ms = "- apiVersion: discovery.smh.solo.io/v1alpha1\n  kind: MeshService\n  \
+                  metadata:\n    name: s\n    namespace: smh\n    labels: {on: yes}\n  \
+                  spec:\n    kubeService:\n      ref: {name: svc, namespace: ns, cluster: c1}\n    \
+                  mesh: {name: m1, namespace: smh}\n  \
+                  status:\n    validatedTrafficPolicies:\n    - trafficPolicySpec:\n        \
+                  outlierDetection: {consecutiveErrors: 5}\n";
+        let cluster = "- {apiVersion: discovery.smh.solo.io/v1alpha1, kind: KubernetesCluster, \
+                       metadata: {name: c1, namespace: smh}}\n- {apiVersion: v1, kind: ConfigMap}\n";
+        std::fs::write(
+            &file,
+            format!("apiVersion: v1\nitems:\n{ms}{cluster}kind: List\nmetadata: {{}}\n"),
+        )
+        .unwrap();
+        let paths = [file];
+        let streamed = load_streamed(&paths).unwrap().build();
+        let text = load_text(&paths).unwrap().build();
+        for t in [&streamed, &text] {
+            let svc = t.service("svc", "ns", "c1").unwrap();
+            assert_eq!(svc.mesh.as_ref().unwrap().name, "m1");
+            assert!(svc.outlier_detection && t.is_cluster_registered("c1"));
+            assert_eq!(t.count(Kind::MeshService), 1);
+        }
+        // Several documents, and a malformed item: the text reader's answer.
+        for (text, expected) in [
+            (
+                format!("kind: Other\n---\n{}", &ms[2..].replace("\n  ", "\n")),
+                Ok(1),
+            ),
+            (
+                format!("kind: List\nitems:\n{ms}- 5\n"),
+                Err("(document 1, item 2): a List item must be an object"),
+            ),
+        ] {
+            std::fs::write(&paths[0], &text).unwrap();
+            assert!(load_streamed(&paths).is_err(), "{text}");
+            match (load(&paths), expected) {
+                (Ok(t), Ok(n)) => assert_eq!(t.count(Kind::MeshService), n, "{text}"),
+                (Err(e), Err(message)) => assert!(e.to_string().contains(message), "{e}"),
+                (got, _) => panic!("{text}: {:?}", got.map(|t| t.count(Kind::MeshService))),
+            }
+        }
     }
 
     #[test]

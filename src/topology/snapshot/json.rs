@@ -1,8 +1,9 @@
 //! JSON snapshots decoded straight into the index: each document, and each item of a
 //! `kind: List`, is first delimited as raw text (no allocation per field), then its type is
 //! read, then it is decoded with the typed, skipping decode the cluster watcher uses. A
-//! generic value tree of the whole snapshot is never built, so loading 100,000 MeshServices
-//! holds the file's text and the index, not a tree many times the file's size.
+//! generic value tree of the whole snapshot is never built. This reads a file's whole text
+//! (standard input, and files the stream reader gave up on); [`add_item`] is also how the
+//! stream reader indexes each List item.
 //!
 //! Whatever the fast path refuses (a document that is not an object, a field of the wrong
 //! shape, a duplicate key) is read again through the generic reader, so every error names the
@@ -54,25 +55,45 @@ pub(super) fn read(
     for next in stream {
         document += 1;
         let raw = next.map_err(|e| malformed(file, document, &e))?;
-        let at = |item| Location {
-            file: file.to_owned(),
-            document,
-            item,
-        };
-        match head(raw) {
-            Some(h) if h.kind.as_deref() == Some("List") => {
-                for (j, item) in h.items.unwrap_or_default().into_iter().enumerate() {
-                    match head(item) {
-                        Some(ih) => add_object(builder, at(Some(j + 1)), &ih, item)?,
-                        None => generic_item(builder, at(Some(j + 1)), item)?,
-                    }
-                }
-            }
-            Some(h) => add_object(builder, at(None), &h, raw)?,
-            None => generic_document(builder, file, document, raw)?,
-        }
+        add_raw_document(builder, file, document, raw)?;
     }
     Ok(())
+}
+
+/// One document of a JSON file: a `kind: List`'s items, or the object itself.
+pub(super) fn add_raw_document(
+    builder: &mut TopologyBuilder,
+    file: &str,
+    document: usize,
+    raw: &RawValue,
+) -> Result<(), SnapshotError> {
+    let at = |item| Location {
+        file: file.to_owned(),
+        document,
+        item,
+    };
+    match head(raw) {
+        Some(h) if h.kind.as_deref() == Some("List") => {
+            for (j, item) in h.items.unwrap_or_default().into_iter().enumerate() {
+                add_item(builder, at(Some(j + 1)), item)?;
+            }
+            Ok(())
+        }
+        Some(h) => add_object(builder, at(None), &h, raw),
+        None => generic_document(builder, file, document, raw),
+    }
+}
+
+/// One item of a `kind: List`.
+pub(super) fn add_item(
+    builder: &mut TopologyBuilder,
+    location: Location,
+    item: &RawValue,
+) -> Result<(), SnapshotError> {
+    match head(item) {
+        Some(h) => add_object(builder, location, &h, item),
+        None => generic_item(builder, location, item),
+    }
 }
 
 fn malformed(file: &str, document: usize, e: &serde_json::Error) -> ManifestError {
