@@ -79,7 +79,7 @@ pub(super) fn add_raw_document(
             }
             Ok(())
         }
-        Some(h) => add_object(builder, at(None), &h, raw),
+        Some(h) => add_object(builder, at(None), &h, raw.get()),
         None => generic_document(builder, file, document, raw),
     }
 }
@@ -91,7 +91,7 @@ pub(super) fn add_item(
     item: &RawValue,
 ) -> Result<(), SnapshotError> {
     match head(item) {
-        Some(h) => add_object(builder, location, &h, item),
+        Some(h) => add_object(builder, location, &h, item.get()),
         None => generic_item(builder, location, item),
     }
 }
@@ -106,7 +106,7 @@ fn add_object(
     builder: &mut TopologyBuilder,
     location: Location,
     head: &Head<'_>,
-    raw: &RawValue,
+    text: &str,
 ) -> Result<(), SnapshotError> {
     let api_version = head.api_version.as_deref().unwrap_or_default();
     let kind = head.kind.as_deref().unwrap_or_default();
@@ -114,13 +114,53 @@ fn add_object(
         skipped(&location, api_version, kind);
         return Ok(());
     };
-    let mut de = serde_json::Deserializer::from_str(raw.get());
+    let mut de = serde_json::Deserializer::from_str(text);
     match decode_from(k, &mut de) {
         Ok(object) => {
             builder.apply(object);
             Ok(())
         }
-        Err(_) => generic_item(builder, location, raw),
+        Err(_) => {
+            let raw =
+                serde_json::from_str::<&RawValue>(text).map_err(|e| ManifestError::Parse {
+                    location: location.clone(),
+                    message: format!("malformed JSON: {e}"),
+                })?;
+            generic_item(builder, location, raw)
+        }
+    }
+}
+
+/// What [`scan_item`] made of the bytes it was given.
+pub(super) enum Scanned {
+    /// An object, indexed (or not), and how many bytes it took.
+    Done(usize, Result<(), SnapshotError>),
+    /// The bytes end before the object does.
+    Incomplete,
+    /// Not an object whose head reads; [`add_item`] must take it.
+    NotAHead,
+}
+
+/// Indexes the List item at the start of `bytes` (an object), reading its head on the way to
+/// find where it ends: one pass fewer than delimiting it first.
+pub(super) fn scan_item(
+    builder: &mut TopologyBuilder,
+    location: &Location,
+    bytes: &[u8],
+) -> Scanned {
+    let mut heads = serde_json::Deserializer::from_slice(bytes).into_iter::<Head<'_>>();
+    match heads.next() {
+        Some(Ok(head)) => {
+            let end = heads.byte_offset();
+            match bytes.get(..end).map(std::str::from_utf8) {
+                Some(Ok(text)) => {
+                    Scanned::Done(end, add_object(builder, location.clone(), &head, text))
+                }
+                _ => Scanned::NotAHead,
+            }
+        }
+        Some(Err(e)) if e.is_eof() => Scanned::Incomplete,
+        _ => Scanned::NotAHead,
     }
 }
 

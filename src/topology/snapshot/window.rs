@@ -10,7 +10,7 @@ use std::io::{ErrorKind, Read};
 
 use serde_json::value::RawValue;
 
-use super::json;
+use super::json::{self, Scanned};
 use super::stream::{Fields, GaveUp};
 use crate::manifest::Location;
 use crate::topology::TopologyBuilder;
@@ -91,8 +91,22 @@ fn items(
             document,
             item: Some(item),
         };
-        w.with_value(|raw| json::add_item(builder, location, raw))?
-            .map_err(|_| GaveUp)?;
+        let scanned = if w.peek()? == Some(b'{') {
+            w.scan(
+                |bytes, _| match json::scan_item(builder, &location, bytes) {
+                    Scanned::Done(used, added) => Some((used, Some(added))),
+                    Scanned::Incomplete => None,
+                    Scanned::NotAHead => Some((0, None)),
+                },
+            )?
+        } else {
+            None
+        };
+        let added = match scanned {
+            Some(added) => added,
+            None => w.with_value(|raw| json::add_item(builder, location, raw))?,
+        };
+        added.map_err(|_| GaveUp)?;
         match w.peek()? {
             Some(b',') => w.at += 1,
             Some(b']') => {
@@ -160,25 +174,43 @@ impl<R: Read> Window<R> {
         Ok(())
     }
 
-    /// Delimits the next value and hands it to `f`.
-    fn with_value<T>(&mut self, f: impl FnOnce(&RawValue) -> T) -> Result<T, GaveUp> {
+    /// Hands the bytes from the next value on to `scan`, reading more for as long as it
+    /// answers `None`; it is told whether the file ends where the bytes do, and answers how
+    /// many bytes it used.
+    fn scan<T>(
+        &mut self,
+        mut scan: impl FnMut(&[u8], bool) -> Option<(usize, T)>,
+    ) -> Result<T, GaveUp> {
         self.peek()?;
         loop {
             let rest = self.buf.get(self.at..).unwrap_or_default();
-            let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<&RawValue>();
-            match values.next() {
-                // A number or literal that ends the window may go on in the next chunk.
-                Some(Ok(raw)) if values.byte_offset() < rest.len() || self.eof => {
-                    let out = f(raw);
-                    self.at += values.byte_offset();
-                    return Ok(out);
-                }
-                Some(Err(e)) if !e.is_eof() => return Err(GaveUp),
-                // Cut short by the end of the file (or nothing left).
-                _ if self.eof => return Err(GaveUp),
-                _ => {}
+            if let Some((used, out)) = scan(rest, self.eof) {
+                self.at += used;
+                return Ok(out);
+            }
+            if self.eof {
+                return Err(GaveUp);
             }
             self.more()?;
         }
+    }
+
+    /// Delimits the next value and hands it to `f`.
+    fn with_value<T>(&mut self, f: impl FnOnce(&RawValue) -> T) -> Result<T, GaveUp> {
+        let mut f = Some(f);
+        self.scan(|rest, eof| {
+            let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<&RawValue>();
+            match values.next() {
+                // A number or literal that ends the window may go on in the next chunk.
+                Some(Ok(raw)) if values.byte_offset() < rest.len() || eof => {
+                    let out = f.take().map(|f| f(raw));
+                    Some((values.byte_offset(), out))
+                }
+                // Not JSON: used up nothing, and answered nothing.
+                Some(Err(e)) if !e.is_eof() => Some((0, None)),
+                _ => None,
+            }
+        })?
+        .ok_or(GaveUp)
     }
 }
