@@ -110,7 +110,7 @@ kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 
 ready_now() {
     local status
-    exec 3<>"/dev/tcp/127.0.0.1/$((PORT + 1))" 2>/dev/null || return 1
+    { exec 3<>"/dev/tcp/127.0.0.1/$((PORT + 1))"; } 2>/dev/null || return 1
     printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3
     read -r _ status _ <&3 || true
     exec 3>&-
