@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::cow_map::CowMap;
+use super::cow_map::{CowMap, Write, join_key, key_is};
 use super::decode::{MeshServiceObject, TopologyObject, decode};
 use crate::api::{Kind, MeshType, ObjectRef};
 
@@ -90,44 +90,49 @@ struct FailoverServices {
     by_host: CowMap<Arc<[ObjectRef]>>,
 }
 
-/// One hash key for a (name, namespace[, cluster]) triple. A NUL byte cannot appear in a
-/// Kubernetes name, so the join is unambiguous for every real object.
-fn key(parts: &[&str]) -> String {
-    parts.join("\0")
-}
-
-fn object_key(me: &ObjectRef) -> String {
-    key(&[&me.name, &me.namespace])
+/// An object's key in the maps: its name and namespace. The maps join a key's parts with a
+/// NUL byte, which cannot appear in a Kubernetes name, so the key is unambiguous for every real
+/// object; no string is built to look one up.
+fn object_key(me: &ObjectRef) -> [&str; 2] {
+    [&me.name, &me.namespace]
 }
 
 /// Adds `item` to the sorted list at `k`, replacing the entry `same` matches.
 fn list_upsert<T: Clone + Ord>(
     map: &mut CowMap<Arc<[T]>>,
-    k: &str,
+    k: &[&str],
     item: T,
-    same: impl Fn(&T) -> bool,
+    same: impl Fn(&T, &T) -> bool,
 ) {
-    let mut list: Vec<T> = map
-        .get(k)
-        .map(|l| l.iter().filter(|t| !same(t)).cloned().collect())
-        .unwrap_or_default();
-    let at = list.partition_point(|t| *t < item);
-    list.insert(at, item);
-    map.insert(k, list.into());
+    map.update(k, |list| {
+        let others = list.map_or(&[][..], |l| &**l);
+        if others.iter().all(|t| same(t, &item)) {
+            // Alone in its list (by far the usual case): one allocation, nothing cloned.
+            return Write::Set(Arc::from([item]));
+        }
+        let mut list: Vec<T> = others.iter().filter(|t| !same(t, &item)).cloned().collect();
+        let at = list.partition_point(|t| *t < item);
+        list.insert(at, item);
+        Write::Set(list.into())
+    });
 }
 
 /// Removes the entries `same` matches from the list at `k`, and the list when it empties.
-fn list_remove<T: Clone>(map: &mut CowMap<Arc<[T]>>, k: &str, same: impl Fn(&T) -> bool) {
-    let Some(list) = map.get(k) else { return };
-    if !list.iter().any(&same) {
-        return;
-    }
-    let rest: Vec<T> = list.iter().filter(|t| !same(t)).cloned().collect();
-    if rest.is_empty() {
-        map.remove(k);
-    } else {
-        map.insert(k, rest.into());
-    }
+fn list_remove<T: Clone>(map: &mut CowMap<Arc<[T]>>, k: &[&str], same: impl Fn(&T) -> bool) {
+    map.update(k, |list| {
+        let Some(list) = list else {
+            return Write::Keep;
+        };
+        if !list.iter().any(&same) {
+            return Write::Keep;
+        }
+        let rest: Vec<T> = list.iter().filter(|t| !same(t)).cloned().collect();
+        if rest.is_empty() {
+            Write::Remove
+        } else {
+            Write::Set(rest.into())
+        }
+    });
 }
 
 impl Topology {
@@ -141,7 +146,7 @@ impl Topology {
     }
 
     pub fn is_cluster_registered(&self, cluster: &str) -> bool {
-        self.clusters.names.contains_key(cluster)
+        self.clusters.names.contains_key(&[cluster])
     }
 
     /// The MeshService that stands for the Kubernetes service `name.namespace` in `cluster`.
@@ -149,7 +154,7 @@ impl Topology {
     pub fn service(&self, name: &str, namespace: &str, cluster: &str) -> Option<&ServiceEntry> {
         self.services
             .by_ref
-            .get(&key(&[name, namespace, cluster]))
+            .get(&[name, namespace, cluster])
             .and_then(|claimants| claimants.first())
     }
 
@@ -169,7 +174,7 @@ impl Topology {
     pub fn hostname_owners(&self, hostname: &str) -> &[ObjectRef] {
         self.failover_services
             .by_host
-            .get(hostname)
+            .get(&[hostname])
             .map_or(&[], |l| &**l)
     }
 
@@ -222,39 +227,37 @@ impl Topology {
     pub fn apply_kubernetes_cluster(&mut self, me: &ObjectRef) {
         // The name is part of the object's key, so a modification cannot change it.
         if self.clusters.objects.insert(&object_key(me), ()).is_none() {
-            let n = self.clusters.names.get(&me.name).copied().unwrap_or(0);
-            self.clusters.names.insert(&me.name, n.saturating_add(1));
+            self.clusters.names.update(&[&me.name], |n| {
+                Write::Set(n.map_or(1, |n| n.saturating_add(1)))
+            });
         }
     }
 
     pub fn delete_kubernetes_cluster(&mut self, me: &ObjectRef) {
         if self.clusters.objects.remove(&object_key(me)).is_some() {
-            match self.clusters.names.get(&me.name).copied() {
-                Some(n) if n > 1 => {
-                    self.clusters.names.insert(&me.name, n - 1);
-                }
-                _ => {
-                    self.clusters.names.remove(&me.name);
-                }
-            }
+            self.clusters.names.update(&[&me.name], |n| match n {
+                Some(&n) if n > 1 => Write::Set(n - 1),
+                _ => Write::Remove,
+            });
         }
     }
 
     pub fn apply_mesh_service(&mut self, ms: MeshServiceObject) {
-        let ref_key: Option<Arc<str>> = ms
+        let ref_key = ms
             .service_ref
             .as_ref()
-            .map(|r| key(&[&r.name, &r.namespace, &r.cluster]).into());
-        let object = object_key(&ms.me);
+            .map(|r| [r.name.as_str(), r.namespace.as_str(), r.cluster.as_str()]);
         // Most updates (status, mesh) keep the service ref: then the object's entry stays as
         // it is, and only its claim below is replaced — one map written instead of two.
         let same_ref = matches!(
-            (self.services.objects.get(&object), &ref_key),
-            (Some(Some(old)), Some(new)) if old == new
+            (self.services.objects.get(&object_key(&ms.me)), &ref_key),
+            (Some(Some(old)), Some(new)) if key_is(old, new)
         );
         if !same_ref {
             self.delete_mesh_service(&ms.me);
-            self.services.objects.insert(&object, ref_key.clone());
+            self.services
+                .objects
+                .insert(&object_key(&ms.me), ref_key.as_ref().map(|k| join_key(k)));
         }
         if let Some(ref_key) = ref_key {
             let entry = ServiceEntry {
@@ -262,16 +265,15 @@ impl Topology {
                 mesh: ms.mesh,
                 outlier_detection: ms.outlier_detection,
             };
-            let me = entry.mesh_service.clone();
-            list_upsert(&mut self.services.by_ref, &ref_key, entry, |e| {
-                e.mesh_service == me
+            list_upsert(&mut self.services.by_ref, &ref_key, entry, |a, b| {
+                a.mesh_service == b.mesh_service
             });
         }
     }
 
     pub fn delete_mesh_service(&mut self, me: &ObjectRef) {
         if let Some(Some(ref_key)) = self.services.objects.remove(&object_key(me)) {
-            list_remove(&mut self.services.by_ref, &ref_key, |e| {
+            list_remove(&mut self.services.by_ref, &[&ref_key], |e| {
                 e.mesh_service == *me
             });
         }
@@ -294,7 +296,7 @@ impl Topology {
                 &mut self.virtual_meshes.by_mesh,
                 &object_key(m),
                 me.clone(),
-                |v| v == me,
+                |a, b| a == b,
             );
         }
         self.virtual_meshes
@@ -318,15 +320,18 @@ impl Topology {
             .hosts
             .insert(&object_key(me), hostname.map(Arc::from));
         if let Some(host) = hostname {
-            list_upsert(&mut self.failover_services.by_host, host, me.clone(), |v| {
-                v == me
-            });
+            list_upsert(
+                &mut self.failover_services.by_host,
+                &[host],
+                me.clone(),
+                |a, b| a == b,
+            );
         }
     }
 
     pub fn delete_failover_service(&mut self, me: &ObjectRef) {
         if let Some(Some(host)) = self.failover_services.hosts.remove(&object_key(me)) {
-            list_remove(&mut self.failover_services.by_host, &host, |v| v == me);
+            list_remove(&mut self.failover_services.by_host, &[&host], |v| v == me);
         }
     }
 }

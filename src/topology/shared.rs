@@ -24,6 +24,13 @@ impl SharedTopology {
     pub fn store(&self, topology: Topology) {
         self.0.store(Arc::new(topology));
     }
+
+    /// Publishes a new topology and hands back the previous one, so that a writer publishing
+    /// often can free it later, off its hot path (and so that no request, holding the last
+    /// reference, frees it).
+    pub fn swap(&self, topology: Topology) -> Arc<Topology> {
+        self.0.swap(Arc::new(topology))
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! index and publishes a snapshot, so requests never wait for an event and always read one
 //! consistent state.
 
+use std::sync::Arc;
+
 use kube::api::DynamicObject;
 use kube::runtime::watcher;
 use serde_json::Value;
@@ -55,6 +57,10 @@ pub(super) struct Applier {
     /// subscriber that reacts at once reads the new state.
     pending: Vec<Changed>,
     synced: watch::Sender<bool>,
+    /// Snapshots replaced by a publish, freed by [`Applier::release_retired`] once no reader
+    /// holds them: freeing a snapshot's copies is work neither the next event nor a request
+    /// should wait for.
+    retired: Vec<Arc<Topology>>,
 }
 
 fn object_ref(obj: &DynamicObject) -> ObjectRef {
@@ -105,6 +111,7 @@ impl Applier {
             changes,
             pending: Vec::new(),
             synced,
+            retired: Vec::new(),
         }
     }
 
@@ -114,11 +121,18 @@ impl Applier {
 
     /// Publishes the live index to readers (an O(1) clone).
     pub(super) fn publish(&mut self) {
-        self.shared.store(self.live.clone());
+        self.retired.push(self.shared.swap(self.live.clone()));
         for change in self.pending.drain(..) {
             // No subscriber is fine: nothing is waiting for changes.
             let _ = self.changes.send(change);
         }
+    }
+
+    /// Frees the replaced snapshots no reader holds any more; returns whether some are still
+    /// held (to be released later).
+    pub(super) fn release_retired(&mut self) -> bool {
+        self.retired.retain(|t| Arc::strong_count(t) > 1);
+        !self.retired.is_empty()
     }
 
     fn notify(&mut self, change: Changed) {
@@ -178,8 +192,11 @@ impl Applier {
                 let me = object_ref(&obj);
                 let applied = match self.decode(kind, obj) {
                     Ok(object) => {
-                        self.live.apply(object.clone());
-                        Some(Box::new(object))
+                        // The copy is for subscribers only.
+                        let announced =
+                            (self.changes.receiver_count() > 0).then(|| Box::new(object.clone()));
+                        self.live.apply(object);
+                        announced
                     }
                     // A version that cannot be read must not leave the previous one judging.
                     Err(()) => {
@@ -316,6 +333,28 @@ mod tests {
         a.publish();
         let t = shared.load();
         assert!(!t.is_cluster_registered("c1") && t.is_cluster_registered("c2"));
+    }
+
+    #[test]
+    fn a_replaced_snapshot_is_freed_by_the_writer_once_no_reader_holds_it() {
+        let (mut a, shared, _) = applier();
+        let k = Kind::KubernetesCluster;
+        a.handle(k, ev(watcher::Event::Apply(cluster("c1"))));
+        let held = shared.load();
+        a.publish();
+        assert!(
+            a.release_retired(),
+            "a reader still holds the replaced snapshot"
+        );
+        let replaced = Arc::downgrade(&held);
+        drop(held);
+        assert!(
+            replaced.upgrade().is_some(),
+            "the reader's drop must not free it"
+        );
+        assert!(!a.release_retired());
+        assert!(replaced.upgrade().is_none(), "freed by the writer");
+        assert!(shared.load().is_cluster_registered("c1"));
     }
 
     #[test]

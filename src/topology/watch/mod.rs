@@ -36,6 +36,9 @@ use applier::Applier;
 /// stream of events can make the published view.
 const MAX_BATCH: usize = 256;
 
+/// How soon the writer, idle, retries freeing a replaced snapshot a request still held.
+const RELEASE_RETRY: Duration = Duration::from_secs(1);
+
 /// The API resource of one of our kinds.
 pub fn api_resource(kind: Kind) -> ApiResource {
     ApiResource {
@@ -123,9 +126,24 @@ async fn watch_kind(
     }
 }
 
-/// The writer: applies updates as they come, publishing after each batch.
+/// The writer: applies updates as they come, publishing after each batch, and frees replaced
+/// snapshots when it has nothing else to do.
 async fn write(mut applier: Applier, mut updates: mpsc::Receiver<(Kind, Update)>) {
-    while let Some((kind, update)) = updates.recv().await {
+    let mut held = false;
+    loop {
+        let next = if held {
+            // A request still held a replaced snapshot: look again shortly.
+            match tokio::time::timeout(RELEASE_RETRY, updates.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    held = applier.release_retired();
+                    continue;
+                }
+            }
+        } else {
+            updates.recv().await
+        };
+        let Some((kind, update)) = next else { return };
         let mut changed = applier.handle(kind, update);
         for _ in 1..MAX_BATCH {
             match updates.try_recv() {
@@ -135,6 +153,9 @@ async fn write(mut applier: Applier, mut updates: mpsc::Receiver<(Kind, Update)>
         }
         if changed {
             applier.publish();
+        }
+        if updates.is_empty() {
+            held = applier.release_retired();
         }
     }
 }
