@@ -4,21 +4,20 @@
 
 use std::sync::Arc;
 
-use kube::api::DynamicObject;
 use kube::runtime::watcher;
-use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
 use super::metrics::WatchMetrics;
+use super::object::WatchedObject;
 use crate::api::{Kind, ObjectRef};
-use crate::topology::{SharedTopology, Topology, decode};
+use crate::topology::{SharedTopology, Topology, TopologyObject};
 
 /// What one kind's watcher reported. Events pass through a channel by value; boxing them
 /// would add an allocation per event for no gain.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum Update {
-    Event(watcher::Event<DynamicObject>),
+    Event(watcher::Event<WatchedObject>),
     Error(watcher::Error),
 }
 
@@ -61,30 +60,6 @@ pub(super) struct Applier {
     /// holds them: freeing a snapshot's copies is work neither the next event nor a request
     /// should wait for.
     retired: Vec<Arc<Topology>>,
-}
-
-fn object_ref(obj: &DynamicObject) -> ObjectRef {
-    ObjectRef {
-        name: obj.metadata.name.clone().unwrap_or_default(),
-        namespace: obj.metadata.namespace.clone().unwrap_or_default(),
-    }
-}
-
-/// Decodes through the same typed decode as snapshot files. `DynamicObject` keeps every field
-/// but `metadata` in `data`; the name and namespace are put back for the decode.
-pub(super) fn decode_dynamic(
-    kind: Kind,
-    obj: DynamicObject,
-) -> Result<crate::topology::TopologyObject, (ObjectRef, crate::topology::TopologyError)> {
-    let me = object_ref(&obj);
-    let mut data = obj.data;
-    if let Value::Object(map) = &mut data {
-        map.insert(
-            "metadata".to_owned(),
-            serde_json::json!({"name": me.name, "namespace": me.namespace}),
-        );
-    }
-    decode::decode(kind, &data).map_err(|e| (me, e))
 }
 
 /// A 404 on the list: the kind's CRD is not installed.
@@ -149,7 +124,7 @@ impl Applier {
         }
     }
 
-    fn event(&mut self, kind: Kind, event: watcher::Event<DynamicObject>) -> bool {
+    fn event(&mut self, kind: Kind, event: watcher::Event<WatchedObject>) -> bool {
         match event {
             watcher::Event::Init => {
                 if let Some(state) = self.state(kind) {
@@ -189,7 +164,7 @@ impl Applier {
             }
             watcher::Event::Apply(obj) => {
                 self.metrics.event(kind);
-                let me = object_ref(&obj);
+                let me = obj.object_ref();
                 let applied = match self.decode(kind, obj) {
                     Ok(object) => {
                         // The copy is for subscribers only.
@@ -213,7 +188,7 @@ impl Applier {
             }
             watcher::Event::Delete(obj) => {
                 self.metrics.event(kind);
-                let me = object_ref(&obj);
+                let me = obj.object_ref();
                 self.live.delete(kind, &me);
                 self.notify(Changed::Object {
                     kind,
@@ -225,13 +200,13 @@ impl Applier {
         }
     }
 
-    fn decode(
-        &self,
-        kind: Kind,
-        obj: DynamicObject,
-    ) -> Result<crate::topology::TopologyObject, ()> {
-        decode_dynamic(kind, obj).map_err(|(me, error)| {
+    fn decode(&self, kind: Kind, obj: WatchedObject) -> Result<TopologyObject, ()> {
+        obj.decoded.map_err(|error| {
             self.metrics.malformed(kind);
+            let me = ObjectRef {
+                name: obj.metadata.name.unwrap_or_default(),
+                namespace: obj.metadata.namespace.unwrap_or_default(),
+            };
             tracing::warn!(%kind, object = %me, %error, "leaving a malformed object out of the topology");
         })
     }
@@ -301,15 +276,18 @@ mod tests {
         )
     }
 
-    fn obj(value: Value) -> DynamicObject {
-        serde_json::from_value(value).unwrap()
+    fn obj(kind: Kind, value: serde_json::Value) -> WatchedObject {
+        WatchedObject::from_json(kind, &value.to_string())
     }
 
-    fn cluster(name: &str) -> DynamicObject {
-        obj(json!({"metadata": {"name": name, "namespace": "smh"}}))
+    fn cluster(name: &str) -> WatchedObject {
+        obj(
+            Kind::KubernetesCluster,
+            json!({"metadata": {"name": name, "namespace": "smh"}}),
+        )
     }
 
-    fn ev(e: watcher::Event<DynamicObject>) -> Update {
+    fn ev(e: watcher::Event<WatchedObject>) -> Update {
         Update::Event(e)
     }
 
@@ -380,16 +358,22 @@ mod tests {
         let k = Kind::VirtualMesh;
         a.handle(
             k,
-            ev(watcher::Event::Apply(obj(json!({
+            ev(watcher::Event::Apply(obj(
+                k,
+                json!({
                 "metadata": {"name": "vm", "namespace": "smh"},
-                "spec": {"meshes": [{"name": "m", "namespace": "smh"}]}})))),
+                "spec": {"meshes": [{"name": "m", "namespace": "smh"}]}}),
+            ))),
         );
         a.publish();
         assert_eq!(shared.load().count(k), 1);
         a.handle(
             k,
-            ev(watcher::Event::Apply(obj(json!({
-                "metadata": {"name": "vm", "namespace": "smh"}, "spec": {"meshes": "m"}})))),
+            ev(watcher::Event::Apply(obj(
+                k,
+                json!({
+                "metadata": {"name": "vm", "namespace": "smh"}, "spec": {"meshes": "m"}}),
+            ))),
         );
         a.publish();
         assert_eq!(shared.load().count(k), 0);

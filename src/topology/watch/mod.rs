@@ -5,28 +5,36 @@
 //! `410 Gone` (`Init`, `InitApply`…, `InitDone`), and the default backoff on errors. A re-list
 //! is built aside and swapped in for its kind at `InitDone`, so readers never see half a list.
 //!
-//! The kinds are watched as `DynamicObject`s rather than typed resources: the Service Mesh Hub
-//! CRDs have no schema, so any object can have any shape, and a typed watch decodes whole list
-//! pages at once — one malformed object would fail its page, and the kind would never sync.
-//! Each object is instead decoded on its own by the same typed decode as snapshot files
-//! ([`crate::topology::decode`]); a malformed one is logged, counted and left out.
+//! The kinds are watched as [`Watched`] objects: a resource type whose decode goes straight
+//! from the response's JSON to the same typed, skipping view as snapshot files
+//! ([`crate::topology::decode`]). The Service Mesh Hub CRDs have no schema, so any object can
+//! have any shape, and kube decodes whole list pages at once: that decode never fails on a
+//! wrong shape (one malformed object would otherwise fail its page, and the kind would never
+//! sync); the malformed object is logged, counted and left out. A generic `DynamicObject`
+//! would do the same at the cost of a JSON tree per object, buffered twice, then decoded
+//! again: several times the CPU and the transient memory of a 100,000-object list.
 //!
 //! [`LiveTopology::subscribe`] is the hook for controllers: every applied change is announced
 //! as "object X of kind K changed" (or "kind K re-listed").
 
 mod applier;
 mod metrics;
+mod object;
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, ApiResource};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use applier::{Changed, Update};
 pub use metrics::WatchMetrics;
+pub use object::{
+    FailoverServices, KubernetesClusters, MeshServices, Meshes, VirtualMeshes, Watched,
+    WatchedKind, WatchedObject,
+};
 
 use crate::api::{Kind, VERSION};
 use crate::topology::SharedTopology;
@@ -66,14 +74,20 @@ impl LiveTopology {
         stop: CancellationToken,
     ) -> LiveTopology {
         let (updates_tx, updates) = mpsc::channel(1024);
-        for kind in Kind::ALL {
-            tokio::spawn(watch_kind(
-                client.clone(),
-                kind,
-                updates_tx.clone(),
-                stop.clone(),
-            ));
-        }
+        let (c, u, s) = (&client, &updates_tx, &stop);
+        tokio::spawn(watch_kind::<KubernetesClusters>(
+            c.clone(),
+            u.clone(),
+            s.clone(),
+        ));
+        tokio::spawn(watch_kind::<MeshServices>(c.clone(), u.clone(), s.clone()));
+        tokio::spawn(watch_kind::<Meshes>(c.clone(), u.clone(), s.clone()));
+        tokio::spawn(watch_kind::<VirtualMeshes>(c.clone(), u.clone(), s.clone()));
+        tokio::spawn(watch_kind::<FailoverServices>(
+            c.clone(),
+            u.clone(),
+            s.clone(),
+        ));
         drop(updates_tx);
         let (synced_tx, synced) = watch::channel(false);
         let (changes, _) = broadcast::channel(1024);
@@ -101,13 +115,24 @@ impl LiveTopology {
     }
 }
 
-async fn watch_kind(
+/// Drops the kind marker: the writer handles every kind's objects alike.
+fn erase<K>(event: watcher::Event<Watched<K>>) -> watcher::Event<WatchedObject> {
+    match event {
+        watcher::Event::Apply(w) => watcher::Event::Apply(w.object),
+        watcher::Event::Delete(w) => watcher::Event::Delete(w.object),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitApply(w) => watcher::Event::InitApply(w.object),
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    }
+}
+
+async fn watch_kind<K: WatchedKind>(
     client: kube::Client,
-    kind: Kind,
     updates: mpsc::Sender<(Kind, Update)>,
     stop: CancellationToken,
 ) {
-    let api: Api<DynamicObject> = Api::all_with(client, &api_resource(kind));
+    let kind = K::KIND;
+    let api: Api<Watched<K>> = Api::all_with(client, &api_resource(kind));
     let stream = watcher(api, watcher::Config::default()).default_backoff();
     let mut stream = std::pin::pin!(stream);
     loop {
@@ -116,7 +141,7 @@ async fn watch_kind(
             next = stream.next() => next,
         };
         let update = match next {
-            Some(Ok(event)) => Update::Event(event),
+            Some(Ok(event)) => Update::Event(erase(event)),
             Some(Err(error)) => Update::Error(error),
             None => return,
         };
@@ -163,22 +188,36 @@ async fn write(mut applier: Applier, mut updates: mpsc::Receiver<(Kind, Update)>
 /// Lists every kind once, for `check --kube`: a kind whose CRD is not installed is empty.
 pub async fn list_once(client: kube::Client) -> Result<crate::topology::Topology, kube::Error> {
     let mut topology = crate::topology::Topology::empty();
-    for kind in Kind::ALL {
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(kind));
+    list_kind::<KubernetesClusters>(&client, &mut topology).await?;
+    list_kind::<MeshServices>(&client, &mut topology).await?;
+    list_kind::<Meshes>(&client, &mut topology).await?;
+    list_kind::<VirtualMeshes>(&client, &mut topology).await?;
+    list_kind::<FailoverServices>(&client, &mut topology).await?;
+    Ok(topology)
+}
+
+async fn list_kind<K: WatchedKind>(
+    client: &kube::Client,
+    topology: &mut crate::topology::Topology,
+) -> Result<(), kube::Error> {
+    let kind = K::KIND;
+    {
+        let api: Api<Watched<K>> = Api::all_with(client.clone(), &api_resource(kind));
         let mut params = kube::api::ListParams::default().limit(500);
         loop {
             let page = match api.list(&params).await {
                 Ok(page) => page,
                 Err(kube::Error::Api(s)) if s.code == 404 => {
                     tracing::warn!(%kind, "the {} resource is not installed; treating it as empty", kind.plural());
-                    break;
+                    return Ok(());
                 }
                 Err(e) => return Err(e),
             };
             for obj in page.items {
-                match applier::decode_dynamic(kind, obj) {
+                let me = obj.object.object_ref();
+                match obj.object.decoded {
                     Ok(object) => topology.apply(object),
-                    Err((me, error)) => {
+                    Err(error) => {
                         tracing::warn!(%kind, object = %me, %error, "leaving a malformed object out of the topology")
                     }
                 }
@@ -189,7 +228,7 @@ pub async fn list_once(client: kube::Client) -> Result<crate::topology::Topology
             }
         }
     }
-    Ok(topology)
+    Ok(())
 }
 
 /// How often `serve --kube` logs that it is still waiting for the first complete list
