@@ -1,6 +1,7 @@
 //! `serve --kube` at scale: the real binary against the tests' fake API server holding
 //! 100,000 MeshServices (pages of 500), measuring the time from start to `/readyz` 200 (every
-//! kind listed and indexed) and the server's resident memory then. Run with
+//! kind listed and indexed), the CPU time the server used until then (less sensitive to other
+//! load on the machine than the wall time) and its resident memory then. Run with
 //! `cargo bench --bench kube_scale`; it prints a report (it is not a criterion benchmark:
 //! one start is one measurement).
 #![allow(dead_code)]
@@ -26,6 +27,22 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 async fn readyz(addr: &str) -> bool {
     let Ok(mut tcp) = tokio::net::TcpStream::connect(addr).await else {
         return false;
@@ -39,8 +56,9 @@ async fn readyz(addr: &str) -> bool {
     reply.starts_with("HTTP/1.1 200")
 }
 
-/// Starts the server against `api`; returns (time to ready, VmRSS KiB, VmHWM KiB).
-async fn measure(api: &apiserver::FakeApi) -> (Duration, u64, u64) {
+/// Starts the server against `api`; returns (time to ready, the server's CPU seconds until
+/// then, VmRSS KiB, VmHWM KiB).
+async fn measure(api: &apiserver::FakeApi) -> (Duration, f64, u64, u64) {
     let pki = pki::Pki::new("bench CA");
     let serving = pki.server("serving");
     let dir = tempfile::tempdir().unwrap();
@@ -90,18 +108,19 @@ async fn measure(api: &apiserver::FakeApi) -> (Duration, u64, u64) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let ready = started.elapsed();
+    let cpu = cpu_seconds(pid);
     let (rss, hwm) = (status_kib(pid, "VmRSS:"), status_kib(pid, "VmHWM:"));
     let _ = child.kill().await;
-    (ready, rss, hwm)
+    (ready, cpu, rss, hwm)
 }
 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let empty = apiserver::FakeApi::start().await;
-        let (ready0, rss0, hwm0) = measure(&empty).await;
+        let (ready0, cpu0, rss0, hwm0) = measure(&empty).await;
         println!(
-            "kube_scale: 0 objects: ready in {:.3} s, RSS {:.1} MiB (peak {:.1} MiB)",
+            "kube_scale: 0 objects: ready in {:.3} s (server CPU {cpu0:.2} s), RSS {:.1} MiB (peak {:.1} MiB)",
             ready0.as_secs_f64(),
             rss0 as f64 / 1024.0,
             hwm0 as f64 / 1024.0
@@ -110,9 +129,9 @@ fn main() {
         api.set_page(500);
         api.preload((0..N).map(scale::mesh_service));
         for run in 1..=3 {
-            let (ready, rss, hwm) = measure(&api).await;
+            let (ready, cpu, rss, hwm) = measure(&api).await;
             println!(
-                "kube_scale: {N} MeshServices, run {run}: ready in {:.3} s, RSS {:.1} MiB (peak {:.1} MiB)",
+                "kube_scale: {N} MeshServices, run {run}: ready in {:.3} s (server CPU {cpu:.2} s), RSS {:.1} MiB (peak {:.1} MiB)",
                 ready.as_secs_f64(),
                 rss as f64 / 1024.0,
                 hwm as f64 / 1024.0

@@ -160,6 +160,9 @@ impl Applier {
                 }
                 self.update_synced();
                 self.notify(Changed::Relisted { kind });
+                // A list's pages (the response text, several MB for a large kind) were freed
+                // by now; return them to the system rather than keep them resident.
+                crate::release_free_memory();
                 true
             }
             watcher::Event::Apply(obj) => {
