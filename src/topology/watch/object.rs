@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use kube::api::{ApiResource, ObjectMeta};
 use kube::core::{DynamicResourceScope, Resource};
-use serde::de::{MapAccess, Visitor};
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -33,9 +33,7 @@ pub struct WatchedObject {
 impl WatchedObject {
     /// Decodes one object of `kind` from its JSON text; never fails.
     pub fn from_json(kind: Kind, text: &str) -> WatchedObject {
-        let metadata = serde_json::from_str::<Envelope>(text)
-            .map(|e| e.metadata.unwrap_or_default().into_meta())
-            .unwrap_or_default();
+        let metadata = read_metadata(text);
         let decoded = decode::decode_from(kind, &mut serde_json::Deserializer::from_str(text))
             .map_err(|source| {
                 Arc::new(TopologyError::Malformed {
@@ -64,11 +62,35 @@ fn display_name(meta: &ObjectMeta) -> String {
     }
 }
 
-/// The metadata fields the watcher and the messages need; everything else is skipped unread.
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(default)]
-    metadata: Option<MetaView>,
+/// The object's `metadata`, read without scanning what follows it (the API server writes it
+/// before `spec` and `status`); a missing or malformed `metadata` reads as empty.
+fn read_metadata(text: &str) -> ObjectMeta {
+    struct UpToMetadata<'a>(&'a mut Option<MetaView>);
+
+    impl<'de> Visitor<'de> for UpToMetadata<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<Text<'de>>()? {
+                if &*key == "metadata" {
+                    *self.0 = map.next_value::<Option<MetaView>>()?;
+                    return Ok(());
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    let mut meta = None;
+    // Stopping early makes the deserializer report the unread rest as an error: expected,
+    // and the metadata has been read by then.
+    let _ = serde_json::Deserializer::from_str(text).deserialize_map(UpToMetadata(&mut meta));
+    meta.map(MetaView::into_meta).unwrap_or_default()
 }
 
 #[derive(Default, Deserialize)]
@@ -299,6 +321,12 @@ mod tests {
             decode::decode(Kind::MeshService, &obj).unwrap()
         );
         assert_eq!(watched.metadata.resource_version.as_deref(), Some("42"));
+        let late =
+            r#"{"spec": {"x": [1, {"y": 2}]}, "metadata": {"name": "c", "resourceVersion": "5"}}"#;
+        let late = WatchedObject::from_json(Kind::KubernetesCluster, late);
+        assert_eq!(late.metadata.resource_version.as_deref(), Some("5"));
+        let bad = WatchedObject::from_json(Kind::KubernetesCluster, r#"{"metadata": 3}"#);
+        assert!(bad.metadata.name.is_none() && bad.decoded.is_err());
     }
 
     #[test]
