@@ -57,6 +57,9 @@ struct State {
     watches: HashMap<String, usize>,
     /// Status patches, Leases and Events.
     writes: writes::Writes,
+    /// List pages rendered ahead by [`FakeApi::prerender`], dropped when any object changes:
+    /// (plural, offset) → body.
+    rendered: Option<HashMap<(String, usize), Bytes>>,
 }
 
 /// The fake API server; stops when dropped.
@@ -227,6 +230,7 @@ impl FakeApi {
 
     fn apply_in(s: &mut State, mut obj: Value, record: bool) {
         let plural = plural_of(obj["kind"].as_str().unwrap());
+        s.rendered = None;
         s.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
         let key = object_key(&obj);
@@ -253,6 +257,7 @@ impl FakeApi {
             else {
                 return;
             };
+            s.rendered = None;
             s.rv += 1;
             obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
             Self::record(s, &plural, "DELETED", &obj);
@@ -326,6 +331,27 @@ impl FakeApi {
             for obj in objects {
                 Self::apply_in(s, obj, false);
             }
+        });
+    }
+
+    /// Renders every list page of the objects held now, so that lists answer from memory
+    /// until anything changes, as the API server's watch cache does. For scale measurements:
+    /// the time to build 100,000 objects' JSON on the same cores would otherwise be counted
+    /// against the client that lists them.
+    pub fn prerender(&self) {
+        self.mutate(|s| {
+            let mut pages = HashMap::new();
+            for (plural, store) in &s.objects {
+                let items: Vec<&Value> = store.values().collect();
+                let mut offset = 0;
+                for chunk in items.chunks(s.page.max(1)) {
+                    let next = offset + chunk.len();
+                    let body = list_body(s.rv, chunk.iter().copied(), next, items.len());
+                    pages.insert((plural.clone(), offset), Bytes::from(body.to_string()));
+                    offset = next;
+                }
+            }
+            s.rendered = Some(pages);
         });
     }
 
@@ -441,19 +467,41 @@ fn handle(
         .and_then(|l| l.parse().ok())
         .unwrap_or(usize::MAX);
     let size = limit.min(s.page);
+    if size == s.page
+        && let Some(pages) = &s.rendered
+        && let Some(body) = pages.get(&(plural.clone(), offset))
+    {
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .body(Full::new(body.clone()).boxed())
+            .unwrap();
+    }
     let store = s.objects.get(&plural);
     let total = store.map_or(0, BTreeMap::len);
-    let items: Vec<Value> = store
-        .map(|m| m.values().skip(offset).take(size).cloned().collect())
+    let items: Vec<&Value> = store
+        .map(|m| m.values().skip(offset).take(size).collect())
         .unwrap_or_default();
-    let mut metadata = json!({"resourceVersion": s.rv.to_string()});
-    if offset + items.len() < total {
-        metadata["continue"] = json!((offset + items.len()).to_string());
-    }
+    let next = offset + items.len();
     full(
         StatusCode::OK,
-        &json!({"apiVersion": "v1", "kind": "List", "metadata": metadata, "items": items}),
+        &list_body(s.rv, items.into_iter(), next, total),
     )
+}
+
+/// One page of a list: `items`, and a `continue` token when objects remain after `next`.
+fn list_body<'a>(
+    rv: u64,
+    items: impl Iterator<Item = &'a Value>,
+    next: usize,
+    total: usize,
+) -> Value {
+    let items: Vec<&Value> = items.collect();
+    let mut metadata = json!({"resourceVersion": rv.to_string()});
+    if next < total {
+        metadata["continue"] = json!(next.to_string());
+    }
+    json!({"apiVersion": "v1", "kind": "List", "metadata": metadata, "items": items})
 }
 
 fn url_pairs(query: &str) -> Vec<(String, String)> {

@@ -144,6 +144,7 @@ fn patch_status(
     }
     let key = format!("{ns}/{name}");
     let rv = s.rv + 1;
+    s.rendered = None;
     let Some(stored) = s.objects.get_mut(plural).and_then(|m| m.get_mut(&key)) else {
         return not_found();
     };
