@@ -138,6 +138,29 @@ fn add_document(builder: &mut TopologyBuilder, doc: Document) -> Result<(), Snap
     }
 }
 
+/// One item of a `kind: List`, read from a generic value as the whole-text reader reads it.
+fn add_list_item(
+    builder: &mut TopologyBuilder,
+    location: Location,
+    value: serde_json::Value,
+) -> Result<(), SnapshotError> {
+    if !value.is_object() {
+        return Err(ManifestError::Parse {
+            location,
+            message: "a List item must be an object".into(),
+        }
+        .into());
+    }
+    add_document(
+        builder,
+        Document {
+            location,
+            value,
+            positions: Default::default(),
+        },
+    )
+}
+
 fn skipped(location: &Location, api_version: &str, kind: &str) {
     tracing::info!(
         %location,

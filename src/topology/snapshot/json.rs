@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{SnapshotError, add_document, skipped};
+use super::{SnapshotError, add_document, add_list_item, skipped};
 use crate::api::Kind;
-use crate::manifest::{self, Document, Location, ManifestError};
+use crate::manifest::{self, Location, ManifestError};
 use crate::topology::TopologyBuilder;
 use crate::topology::decode::decode_from;
 
@@ -181,21 +181,7 @@ fn generic_item(
         return generic_document(builder, &location.file, location.document, raw);
     }
     let value = generic_value(&location, raw)?;
-    if !value.is_object() {
-        return Err(ManifestError::Parse {
-            location,
-            message: "a List item must be an object".into(),
-        }
-        .into());
-    }
-    add_document(
-        builder,
-        Document {
-            location,
-            value,
-            positions: Default::default(),
-        },
-    )
+    add_list_item(builder, location, value)
 }
 
 /// A whole document the fast path refused (not an object, or a List of the wrong shape).

@@ -19,8 +19,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{SnapshotError, add_document, json};
-use crate::manifest::{Document, Location, ManifestError};
+use super::{SnapshotError, add_document, add_list_item, json};
+use crate::manifest::Location;
 use crate::topology::TopologyBuilder;
 
 /// Why the stream reader gave up; the text reader will say what is wrong, if anything.
@@ -268,21 +268,7 @@ impl Item for Value {
         location: Location,
     ) -> Result<(), SnapshotError> {
         // As the text reader's YAML path reads an item: the generic value, then its decode.
-        if !self.is_object() {
-            return Err(ManifestError::Parse {
-                location,
-                message: "a List item must be an object".into(),
-            }
-            .into());
-        }
-        add_document(
-            builder,
-            Document {
-                location,
-                value: self.clone(),
-                positions: Default::default(),
-            },
-        )
+        add_list_item(builder, location, self.clone())
     }
 
     fn add_object(
