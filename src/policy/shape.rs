@@ -152,9 +152,10 @@ fn static_key_path(path: &str, key: &str) -> String {
     }
 }
 
+/// The unknown keys of every object in `v`, one message list per object.
 fn unknown_messages(v: &str, path: &str, shape: &Shape, out: &mut Vec<String>) {
-    match shape {
-        Shape::Object(fields) => {
+    walk(v, path, shape, out, &|v, path, shape, out| {
+        if let Shape::Object(fields) = shape {
             let names = lit_list(fields.iter().map(|(n, _)| *n));
             let expected_keys = fields
                 .iter()
@@ -166,58 +167,41 @@ fn unknown_messages(v: &str, path: &str, shape: &Shape, out: &mut Vec<String>) {
                 key_path(path, "k"),
                 lit(&expected_keys)
             ));
-            for (name, child) in fields.iter() {
-                if has_structure(child) {
-                    let mut inner = Vec::new();
-                    unknown_messages(
-                        &get(v, name),
-                        &static_key_path(path, name),
-                        child,
-                        &mut inner,
-                    );
-                    for list in inner {
-                        out.push(format!(
-                            "(type({v}) == map && {} ? {list} : [])",
-                            has(v, name)
-                        ));
-                    }
-                }
-            }
         }
-        Shape::Array(item) => {
-            let d = depth(v);
-            let mut inner = Vec::new();
-            let element = format!("{v}[i{d}]");
-            let element_path = format!("{path} + '[' + string(i{d}) + ']'");
-            unknown_messages(&element, &element_path, item, &mut inner);
-            if !inner.is_empty() {
-                inner.push("['']".to_owned());
-                out.push(format!(
-                    "(type({v}) == list ? variables.indices.filter(i{d}, i{d} < size({v})).map(i{d}, ({})[0]).filter(m, m != '') : [])",
-                    inner.join(" + ")
-                ));
-            }
-        }
-        _ => {}
-    }
+    });
 }
 
+/// Every value in `v` of the wrong JSON type, one message list per value.
 fn mismatch_messages(v: &str, path: &str, shape: &Shape, out: &mut Vec<String>) {
-    out.push(format!(
-        "({} ? [] : [{path} + ': expected ' + {} + ', got ' + {}])",
-        type_ok(v, shape),
-        lit(expected(shape)),
-        describe(v)
-    ));
+    walk(v, path, shape, out, &|v, path, shape, out| {
+        out.push(format!(
+            "({} ? [] : [{path} + ': expected ' + {} + ', got ' + {}])",
+            type_ok(v, shape),
+            lit(expected(shape)),
+            describe(v)
+        ));
+    });
+}
+
+/// What [`walk`] calls on each value: (CEL expression of the value, CEL expression of its
+/// path, its shape, the message lists to add to).
+type Node = dyn Fn(&str, &str, &Shape, &mut Vec<String>);
+
+/// Visits `v` and everything `shape` says is inside it, depth first, letting `node` add the
+/// message lists of each value; a child's lists are guarded so that they are only evaluated
+/// where its parent has the shape that makes the child exist.
+fn walk(v: &str, path: &str, shape: &Shape, out: &mut Vec<String>, node: &Node) {
+    node(v, path, shape, out);
     match shape {
         Shape::Object(fields) => {
             for (name, child) in fields.iter() {
                 let mut inner = Vec::new();
-                mismatch_messages(
+                walk(
                     &get(v, name),
                     &static_key_path(path, name),
                     child,
                     &mut inner,
+                    node,
                 );
                 for list in inner {
                     out.push(format!(
@@ -232,12 +216,14 @@ fn mismatch_messages(v: &str, path: &str, shape: &Shape, out: &mut Vec<String>) 
             let mut inner = Vec::new();
             let element = format!("{v}[i{d}]");
             let element_path = format!("{path} + '[' + string(i{d}) + ']'");
-            mismatch_messages(&element, &element_path, item, &mut inner);
-            inner.push("['']".to_owned());
-            out.push(format!(
-                "(type({v}) == list ? variables.indices.filter(i{d}, i{d} < size({v})).map(i{d}, ({})[0]).filter(m, m != '') : [])",
-                inner.join(" + ")
-            ));
+            walk(&element, &element_path, item, &mut inner, node);
+            if !inner.is_empty() {
+                inner.push("['']".to_owned());
+                out.push(format!(
+                    "(type({v}) == list ? variables.indices.filter(i{d}, i{d} < size({v})).map(i{d}, ({})[0]).filter(m, m != '') : [])",
+                    inner.join(" + ")
+                ));
+            }
         }
         _ => {}
     }
