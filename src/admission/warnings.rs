@@ -24,12 +24,7 @@ pub const MAX_COUNT: usize = 20;
 
 /// One warning per finding, `<field>: <message>`, cleaned and truncated.
 pub fn from_findings<'f>(findings: impl IntoIterator<Item = &'f Finding>) -> Vec<String> {
-    limit(
-        findings
-            .into_iter()
-            .map(|f| clean(&f.to_string()))
-            .collect(),
-    )
+    limit(findings.into_iter().map(|f| Lazy::Finding("", f)))
 }
 
 /// Every warning of a `/validate` answer: the annotation's problems, then one per finding that
@@ -37,41 +32,68 @@ pub fn from_findings<'f>(findings: impl IntoIterator<Item = &'f Finding>) -> Vec
 /// failover-webhook.smh.solo.io/skip-rules: <field>: <message>` for a skipped one.
 pub fn for_evaluation(eval: &Evaluation) -> Vec<String> {
     let skipped = format!("skipped by {}: ", skip::ANNOTATION);
-    let mut all: Vec<String> = eval.skip.problems().iter().map(|p| clean(p)).collect();
-    for (effect, prefix) in [
+    let problems = eval.skip.problems();
+    let problems = problems.iter().map(|p| Lazy::Text(p));
+    let findings = [
         (Effect::WouldDeny, WOULD_DENY),
         (Effect::Skipped, skipped.as_str()),
         (Effect::Warn, ""),
-    ] {
-        all.extend(
-            eval.with_effect(effect)
-                .map(|f| clean(&format!("{prefix}{f}"))),
-        );
+    ]
+    .into_iter()
+    .flat_map(|(effect, prefix)| {
+        eval.with_effect(effect)
+            .map(move |f| Lazy::Finding(prefix, f))
+    });
+    limit(problems.chain(findings))
+}
+
+/// A warning not yet written: a review of thousands of findings shows twenty, so only those
+/// are formatted.
+enum Lazy<'a> {
+    Text(&'a str),
+    Finding(&'a str, &'a Finding),
+}
+
+impl Lazy<'_> {
+    fn write(&self) -> String {
+        match self {
+            Lazy::Text(text) => clean(text),
+            Lazy::Finding(prefix, f) => clean(&format!("{prefix}{f}")),
+        }
     }
-    limit(all)
 }
 
 /// At most [`MAX_COUNT`] warnings, the last then counting the rest.
-fn limit(all: Vec<String>) -> Vec<String> {
-    if all.len() <= MAX_COUNT {
-        return all;
+fn limit<'a>(all: impl Iterator<Item = Lazy<'a>>) -> Vec<String> {
+    let mut all = all.peekable();
+    let mut shown: Vec<String> = all
+        .by_ref()
+        .take(MAX_COUNT - 1)
+        .map(|w| w.write())
+        .collect();
+    let Some(next) = all.next() else {
+        return shown;
+    };
+    if all.peek().is_none() {
+        shown.push(next.write());
+    } else {
+        let hidden = 1 + all.count();
+        shown.push(format!("... and {hidden} more findings"));
     }
-    let hidden = all.len() - (MAX_COUNT - 1);
-    let mut shown: Vec<String> = all.into_iter().take(MAX_COUNT - 1).collect();
-    shown.push(format!("... and {hidden} more findings"));
     shown
 }
 
 /// Removes control characters (a newline would make the API server drop the warning) and
 /// truncates to [`MAX_LEN`] characters, marking the cut with an ellipsis.
 pub fn clean(text: &str) -> String {
-    let chars: Vec<char> = text.chars().filter(|c| !c.is_control()).collect();
-    if chars.len() <= MAX_LEN {
-        return chars.into_iter().collect();
+    let mut kept = text.chars().filter(|c| !c.is_control());
+    let mut out: String = kept.by_ref().take(MAX_LEN).collect();
+    if kept.next().is_some() {
+        // Over the limit: the last character kept makes room for the ellipsis.
+        out.pop();
+        out.push('…');
     }
-    let mut cut: String = chars.into_iter().take(MAX_LEN - 1).collect();
-    cut.push('…');
-    cut
+    out
 }
 
 #[cfg(test)]
