@@ -30,17 +30,44 @@ pub fn state(findings: &[Finding]) -> State {
     }
 }
 
+/// Longest `validationStatus.message`, in bytes: the limit Kubernetes sets on a condition's
+/// message. One line per finding is unbounded otherwise, and a spec of thousands of entries
+/// would write a status as large as itself, doubling an object that etcd caps at 1.5 MiB.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+
 /// The `validationStatus` the findings give.
 fn validation(findings: &[Finding]) -> Value {
+    json!({"state": state(findings).as_str(), "message": message(findings)})
+}
+
+/// One `field: message` line per finding, as many whole lines as fit in
+/// [`MAX_MESSAGE_BYTES`]; a last line then counts the findings left out.
+fn message(findings: &[Finding]) -> String {
+    // Room kept for that last line: "... and 18446744073709551615 more findings".
+    const TAIL: usize = 64;
     let mut message = String::new();
     for (i, finding) in findings.iter().enumerate() {
+        let before = message.len();
         if i > 0 {
             message.push('\n');
         }
         // Writing into a String cannot fail.
         let _ = write!(message, "{finding}");
+        let rest = findings.len() - i - 1;
+        let room = if rest == 0 { 0 } else { TAIL };
+        if message.len() + room > MAX_MESSAGE_BYTES {
+            message.truncate(before);
+            let left = findings.len() - i;
+            let _ = write!(
+                message,
+                "{}... and {left} more finding{}",
+                if before > 0 { "\n" } else { "" },
+                if left == 1 { "" } else { "s" }
+            );
+            break;
+        }
     }
-    json!({"state": state(findings).as_str(), "message": message})
+    message
 }
 
 /// Writes `observedGeneration` and `validationStatus` into `status` (the value of the object's
@@ -182,6 +209,47 @@ mod tests {
                 "translatorErrors": []
             })
         );
+    }
+
+    #[test]
+    fn a_long_list_of_findings_is_cut_at_a_line_and_counted() {
+        let many: Vec<Finding> = (0..5_000)
+            .map(|i| {
+                finding(
+                    RuleCode::ServiceNotFound,
+                    &format!("spec.failoverServices[{i}]"),
+                )
+            })
+            .collect();
+        let text = message(&many);
+        assert!(text.len() <= MAX_MESSAGE_BYTES, "{}", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        let shown = lines.len() - 1;
+        assert!(shown > 100, "{shown}");
+        assert_eq!(lines[0], "spec.failoverServices[0]: because");
+        assert_eq!(
+            lines[shown - 1],
+            format!("spec.failoverServices[{}]: because", shown - 1)
+        );
+        assert_eq!(
+            lines[shown],
+            format!("... and {} more findings", 5_000 - shown)
+        );
+
+        // Up to the limit, every finding is listed and nothing is counted.
+        let fit = &many[..shown];
+        assert_eq!(message(fit).lines().count(), shown);
+        assert!(!message(fit).contains("more findings"));
+    }
+
+    #[test]
+    fn one_finding_longer_than_the_limit_is_counted_not_cut() {
+        let long = Finding::new(
+            RuleCode::HostnameInvalid,
+            FieldPath::from("spec.hostname"),
+            "x".repeat(MAX_MESSAGE_BYTES),
+        );
+        assert_eq!(message(&[long]), "... and 1 more finding");
     }
 
     #[test]
