@@ -204,7 +204,11 @@ fn count_only(n: usize) {
         topology: &topology,
         settings: &settings,
     };
-    let body = fixture();
+    // `REVIEW_LARGE=1` counts the 1 MiB review of `bench_review` instead of the fixture.
+    let body = match std::env::var("REVIEW_LARGE") {
+        Ok(_) => large_review(7_000),
+        Err(_) => fixture(),
+    };
     for _ in 0..n {
         for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
             black_box(answer_once(&body, endpoint, ctx));
