@@ -2,6 +2,7 @@
 //! (Content-Type, Content-Length), then the body is read within the caller's deadline and a
 //! bounded number of slots, and the [`crate::admission`] layer answers it.
 
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,8 +14,6 @@ use axum::routing::post;
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
-use tracing::Instrument;
-use tracing::field::Empty;
 
 use super::Limits;
 use super::body::{self, BodyBudget};
@@ -131,44 +130,38 @@ async fn mutate(State(app): State<Arc<AppState>>, req: Request) -> Response {
     admit(app, Endpoint::Mutate, req).await
 }
 
-/// One request, in one span whose fields are filled in as they become known.
+/// One request. A request that writes a log line writes it in an `admission` span holding what
+/// the request was; the span is built only then, from the answer, because building and filling
+/// it for every request cost more than anything else the handler does around the review.
 async fn admit(app: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response {
     let started = Instant::now();
-    let span = tracing::info_span!(
-        "admission",
-        endpoint = endpoint.as_str(),
-        uid = Empty,
-        kind = Empty,
-        namespace = Empty,
-        name = Empty,
-        operation = Empty,
-        dry_run = Empty,
-        verdict = Empty,
-        latency_us = Empty,
-    );
     let _in_flight = app.metrics.in_flight();
-    let result = answer(app.clone(), endpoint, req)
-        .instrument(span.clone())
-        .await;
+    let result = answer(app.clone(), endpoint, req).await;
     let elapsed = started.elapsed();
-    let _entered = span.enter();
-    span.record(
-        "latency_us",
-        u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-    );
+    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     match result {
         Ok(Answer { body, summary }) => {
-            span.record("uid", summary.uid.as_str());
-            record_kind(&span, &summary.group, &summary.kind);
-            span.record("namespace", summary.namespace.as_str());
-            span.record("name", summary.name.as_str());
-            span.record("operation", summary.operation.as_str());
-            span.record("dry_run", summary.dry_run);
-            span.record("verdict", summary.verdict.as_str());
             app.metrics
                 .observe_request(endpoint, Some(&summary), 200, elapsed);
+            // Fields in the order they used to be recorded, so log lines read as before.
+            let span = || {
+                tracing::info_span!(
+                    "admission",
+                    endpoint = endpoint.as_str(),
+                    latency_us,
+                    uid = summary.uid.as_str(),
+                    kind = kind_of(&summary.group, &summary.kind).as_ref(),
+                    namespace = summary.namespace.as_str(),
+                    name = summary.name.as_str(),
+                    operation = summary.operation.as_str(),
+                    dry_run = summary.dry_run,
+                    verdict = summary.verdict.as_str(),
+                )
+            };
             match summary.verdict {
-                Verdict::Denied => tracing::info!(findings = summary.findings.len(), "denied"),
+                Verdict::Denied => {
+                    span().in_scope(|| tracing::info!(findings = summary.findings.len(), "denied"))
+                }
                 // In audit mode this line, with the span's namespace and name, is the per-object
                 // record of what enforcement would refuse. Only `/validate` writes it: `/mutate`
                 // judges the same object just before.
@@ -176,20 +169,28 @@ async fn admit(app: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response
                     if endpoint == Endpoint::Validate && summary.would_deny().next().is_some() =>
                 {
                     let codes: Vec<&str> = summary.would_deny().map(|c| c.as_str()).collect();
-                    tracing::info!(
-                        findings = summary.findings.len(),
-                        would_deny = %codes.join(","),
-                        "allowed; would deny"
-                    )
+                    span().in_scope(|| {
+                        tracing::info!(
+                            findings = summary.findings.len(),
+                            would_deny = %codes.join(","),
+                            "allowed; would deny"
+                        )
+                    })
                 }
-                Verdict::Allowed => tracing::debug!(
-                    findings = summary.findings.len(),
-                    patched = summary.patched,
-                    "allowed"
-                ),
-                Verdict::Skipped(why) => {
-                    tracing::debug!(reason = why.as_str(), "allowed untouched")
+                Verdict::Allowed if tracing::enabled!(tracing::Level::DEBUG) => {
+                    span().in_scope(|| {
+                        tracing::debug!(
+                            findings = summary.findings.len(),
+                            patched = summary.patched,
+                            "allowed"
+                        )
+                    })
                 }
+                Verdict::Allowed => {}
+                Verdict::Skipped(why) if tracing::enabled!(tracing::Level::DEBUG) => {
+                    span().in_scope(|| tracing::debug!(reason = why.as_str(), "allowed untouched"))
+                }
+                Verdict::Skipped(_) => {}
             }
             (
                 StatusCode::OK,
@@ -199,24 +200,29 @@ async fn admit(app: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response
                 .into_response()
         }
         Err(e) => {
-            span.record("verdict", "error");
             let status = e.status();
             app.metrics
                 .observe_request(endpoint, None, status.as_u16(), elapsed);
-            tracing::info!(status = status.as_u16(), error = %e, "request refused");
+            tracing::info_span!(
+                "admission",
+                endpoint = endpoint.as_str(),
+                latency_us,
+                verdict = "error"
+            )
+            .in_scope(|| tracing::info!(status = status.as_u16(), error = %e, "request refused"));
             e.into_response()
         }
     }
 }
 
-/// Records `group/kind` in the span; the kind this webhook is registered for, nearly every
-/// request, without building the string.
-fn record_kind(span: &tracing::Span, group: &str, kind: &str) {
+/// `group/kind` for the span; the kind this webhook is registered for, nearly every request,
+/// without building the string.
+fn kind_of<'a>(group: &str, kind: &str) -> Cow<'a, str> {
     const FAILOVER_SERVICE: &str = "networking.smh.solo.io/FailoverService";
     match FAILOVER_SERVICE.split_once('/') {
-        Some((g, k)) if g == group && k == kind => span.record("kind", FAILOVER_SERVICE),
-        _ => span.record("kind", format!("{group}/{kind}")),
-    };
+        Some((g, k)) if g == group && k == kind => Cow::Borrowed(FAILOVER_SERVICE),
+        _ => Cow::Owned(format!("{group}/{kind}")),
+    }
 }
 
 async fn answer(
@@ -275,7 +281,8 @@ fn evaluate(app: &AppState, body: &[u8], endpoint: Endpoint) -> Result<Answer, R
     match std::panic::catch_unwind(AssertUnwindSafe(|| admission::review(body, endpoint, ctx))) {
         Ok(answer) => Ok(answer?),
         Err(_) => {
-            tracing::error!("evaluation panicked");
+            tracing::info_span!("admission", endpoint = endpoint.as_str())
+                .in_scope(|| tracing::error!("evaluation panicked"));
             Err(RequestError::Internal)
         }
     }
@@ -346,45 +353,14 @@ mod tests {
     }
 
     #[test]
-    fn the_usual_kind_is_recorded_as_the_group_and_kind() {
-        use std::sync::{Arc, Mutex};
-        use tracing::field::{Field, Visit};
-        use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-
-        #[derive(Clone, Default)]
-        struct Kinds(Arc<Mutex<Vec<String>>>);
-        impl Visit for Kinds {
-            fn record_str(&mut self, field: &Field, value: &str) {
-                if field.name() == "kind" {
-                    self.0.lock().unwrap().push(value.to_owned());
-                }
-            }
-            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "kind" {
-                    self.0.lock().unwrap().push(format!("{value:?}"));
-                }
-            }
-        }
-        impl<S: tracing::Subscriber> Layer<S> for Kinds {
-            fn on_record(
-                &self,
-                _: &tracing::span::Id,
-                values: &tracing::span::Record<'_>,
-                _: Context<'_, S>,
-            ) {
-                values.record(&mut self.clone());
-            }
-        }
-        let kinds = Kinds::default();
-        let subscriber = tracing_subscriber::registry().with(kinds.clone());
-        tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!("admission", kind = Empty);
-            record_kind(&span, crate::api::NETWORKING_GROUP, "FailoverService");
-            record_kind(&span, "apps", "Deployment");
-        });
+    fn the_usual_kind_is_the_constant_and_another_is_written_out() {
+        let usual = kind_of(crate::api::NETWORKING_GROUP, "FailoverService");
+        assert!(matches!(usual, Cow::Borrowed(_)));
+        assert_eq!(usual, "networking.smh.solo.io/FailoverService");
+        assert_eq!(kind_of("apps", "Deployment"), "apps/Deployment");
         assert_eq!(
-            *kinds.0.lock().unwrap(),
-            ["networking.smh.solo.io/FailoverService", "apps/Deployment"]
+            kind_of(crate::api::NETWORKING_GROUP, "Mesh"),
+            "networking.smh.solo.io/Mesh"
         );
     }
 }
