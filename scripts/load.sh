@@ -69,6 +69,10 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
+# A line of /proc/PID/status, in KiB.
+kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+rss_start=$(kib "$webhook_pid" VmRSS)
+
 # CPU seconds (user + system) a process has used so far.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
@@ -127,5 +131,8 @@ for target in "noop $((PORT + 1)) /validate" "parse-and-echo $((PORT + 3)) /vali
         --rate "$RATE" --requests "$LAT_REQUESTS" --connections "$LAT_CONNECTIONS" --warmup "$LAT_WARMUP"
 done
 
+sleep 2
+echo "== webhook resident memory: ${rss_start} KiB at start, $(kib "$webhook_pid" VmRSS) KiB two seconds after the last request (peak $(kib "$webhook_pid" VmHWM) KiB)"
+
 echo "== webhook metrics after the runs"
-curl -fsS "http://127.0.0.1:$((PORT + 2))/metrics" | grep -E '^failover_webhook_requests_total'
+curl -fsS "http://127.0.0.1:$((PORT + 2))/metrics" | grep -E '^failover_webhook_requests_total' | grep -v ' 0$'
