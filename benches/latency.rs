@@ -3,7 +3,9 @@
 //! schedule. A request held back because the previous one on its connection was slow is
 //! measured from the moment it was *due*, so a stall shows in the tail instead of silently
 //! lowering the rate (coordinated omission); one sent late only because of the client's own
-//! timer is measured from when it was sent.
+//! timer is measured from when it was sent, and the same lateness is not charged to the server
+//! when it delays the next response on the connection. Each run prints how many requests were
+//! held back, and how late the client's timer sent the others.
 //!
 //! ```text
 //! latency --url https://127.0.0.1:18443/validate --ca certs/ca.crt --body review.json \
@@ -145,13 +147,20 @@ async fn run(opts: Options) -> Result<(), Error> {
             // When the previous response came back after this request was due, the wait
             // is the server's doing and counts from the due time; otherwise only the
             // client's timer (1 ms granularity) made it late, and it counts from the send.
+            // The previous request may itself have been sent late by that timer, which
+            // delays its response by as much: `carried` is that lateness, taken off, so
+            // that only what the server added counts.
             let mut previous_done = start;
+            let mut carried = Duration::ZERO;
             for _ in 0..per_conn {
                 let due = ticks.tick().await;
-                let origin = if previous_done > due {
-                    due
+                let sent = Instant::now();
+                let held = previous_done.checked_sub(carried).is_some_and(|p| p > due);
+                let origin = if held {
+                    due + carried
                 } else {
-                    Instant::now()
+                    carried = sent.saturating_duration_since(due);
+                    sent
                 };
                 let req = Request::post(path.as_str())
                     .header("host", "localhost")
@@ -170,7 +179,12 @@ async fn run(opts: Options) -> Result<(), Error> {
                 };
                 previous_done = Instant::now();
                 if ok {
-                    samples.push((due, previous_done.duration_since(origin)));
+                    samples.push(Sample {
+                        due,
+                        latency: previous_done.duration_since(origin),
+                        held,
+                        late: carried,
+                    });
                 } else {
                     errors += 1;
                 }
@@ -186,18 +200,22 @@ async fn run(opts: Options) -> Result<(), Error> {
         errors += e;
     }
     // The first `warmup` requests by schedule do not count.
-    samples.sort_by_key(|(due, _)| *due);
-    let measured: Vec<(Instant, Duration)> = samples.into_iter().skip(opts.warmup).collect();
+    samples.sort_by_key(|s| s.due);
+    let measured: Vec<Sample> = samples.into_iter().skip(opts.warmup).collect();
     let (Some(first), Some(last)) = (measured.first(), measured.last()) else {
         return Err("no request succeeded".into());
     };
-    let span = last.0.duration_since(first.0).as_secs_f64().max(1e-9);
-    let mut latencies: Vec<Duration> = measured.iter().map(|(_, l)| *l).collect();
+    let span = last.due.duration_since(first.due).as_secs_f64().max(1e-9);
+    let mut latencies: Vec<Duration> = measured.iter().map(|s| s.latency).collect();
     latencies.sort();
-    let pct = |p: f64| {
-        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i].as_secs_f64() * 1e3
-    };
+    let pct = |p: f64| percentile(&latencies, p);
+    let held = measured.iter().filter(|s| s.held).count();
+    let mut late: Vec<Duration> = measured
+        .iter()
+        .filter(|s| !s.held)
+        .map(|s| s.late)
+        .collect();
+    late.sort();
     println!(
         "target {:.0} req/s over {} connections: {} requests measured in {:.2} s ({:.0} req/s), {} errors",
         opts.rate,
@@ -215,5 +233,33 @@ async fn run(opts: Options) -> Result<(), Error> {
         pct(0.999),
         pct(1.0)
     );
+    // How the schedule went, to tell the server's tail from the client's: requests that waited
+    // for the previous response on their connection (counted from when they were due), and how
+    // late the others were sent by the client's own timer (not counted).
+    println!(
+        "held back by the previous response: {held} ({:.2} %); sent late by the client's timer \
+         (not counted): p50 {:.3} ms, p99 {:.3} ms",
+        held as f64 * 100.0 / measured.len() as f64,
+        percentile(&late, 0.50),
+        percentile(&late, 0.99)
+    );
     Ok(())
+}
+
+/// One request: when it was due, its latency, whether it waited for the previous response on
+/// its connection, and how long after its due time it was sent.
+struct Sample {
+    due: Instant,
+    latency: Duration,
+    held: bool,
+    late: Duration,
+}
+
+/// The `p` quantile of sorted durations, in milliseconds (0 for none).
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1e3
 }
