@@ -4,6 +4,8 @@
 //! Rules run on the *defaulted* object, so a value the mutating webhook fills is never reported
 //! missing. Every finding is reported, not only the first.
 
+mod duplicates;
+mod malformed;
 pub mod names;
 mod spec;
 mod topology;
@@ -17,9 +19,10 @@ use crate::topology::Topology;
 /// `generateName`); with no topology the reference and conflict rules are skipped.
 pub fn validate(decoded: &Decoded, this: &ObjectRef, topology: Option<&Topology>) -> Vec<Finding> {
     let mut findings = decoded.findings.clone();
-    spec::check(decoded, &mut findings);
+    let malformed = malformed::Malformed::of(decoded);
+    spec::check(decoded, &malformed, &mut findings);
     if let Some(t) = topology {
-        topology::check(decoded, this, t, &mut findings);
+        topology::check(decoded, &malformed, this, t, &mut findings);
     }
     findings
 }

@@ -1,18 +1,17 @@
 //! Rules that depend on the object alone (class `spec`: they always deny).
 
-use std::collections::HashMap;
-
-use super::names;
+use super::malformed::Malformed;
+use super::{duplicates, names};
 use crate::api::ResourceRef;
 use crate::decode::Decoded;
-use crate::finding::{FieldPath, Finding, RuleCode};
+use crate::finding::{FieldPath, Finding, RuleCode, push_index};
 
-pub(super) fn check(d: &Decoded, out: &mut Vec<Finding>) {
-    hostname(d, out);
-    port(d, out);
-    namespace(d, out);
-    cluster(d, out);
-    services(d, out);
+pub(super) fn check(d: &Decoded, m: &Malformed<'_>, out: &mut Vec<Finding>) {
+    hostname(d, m, out);
+    port(d, m, out);
+    namespace(d, m, out);
+    cluster(d, m, out);
+    services(d, m, out);
 }
 
 /// A string that proto3 reads as set: present and not empty.
@@ -21,13 +20,13 @@ fn set(s: &Option<String>) -> Option<&str> {
 }
 
 /// Whether a rule may look at `path`: a value of the wrong type was already reported as such.
-fn readable(d: &Decoded, path: &FieldPath) -> bool {
-    !d.is_malformed(path)
+fn readable(m: &Malformed<'_>, path: &FieldPath) -> bool {
+    !m.covers(path.as_str())
 }
 
-fn hostname(d: &Decoded, out: &mut Vec<Finding>) {
+fn hostname(d: &Decoded, m: &Malformed<'_>, out: &mut Vec<Finding>) {
     let path = FieldPath::spec().key("hostname");
-    if !readable(d, &path) {
+    if !readable(m, &path) {
         return;
     }
     match set(&d.spec.hostname) {
@@ -48,9 +47,9 @@ fn hostname(d: &Decoded, out: &mut Vec<Finding>) {
     }
 }
 
-fn port(d: &Decoded, out: &mut Vec<Finding>) {
+fn port(d: &Decoded, m: &Malformed<'_>, out: &mut Vec<Finding>) {
     let path = FieldPath::spec().key("port");
-    if !readable(d, &path) {
+    if !readable(m, &path) {
         return;
     }
     let Some(port) = &d.spec.port else {
@@ -63,7 +62,7 @@ fn port(d: &Decoded, out: &mut Vec<Finding>) {
     };
 
     let number = path.key("port");
-    if readable(d, &number) {
+    if readable(m, &number) {
         match &port.port {
             None => out.push(Finding::new(
                 RuleCode::PortNumberInvalid,
@@ -83,7 +82,7 @@ fn port(d: &Decoded, out: &mut Vec<Finding>) {
     }
 
     let name = path.key("name");
-    if readable(d, &name) {
+    if readable(m, &name) {
         match set(&port.name) {
             None => out.push(Finding::new(
                 RuleCode::PortNameInvalid,
@@ -103,7 +102,7 @@ fn port(d: &Decoded, out: &mut Vec<Finding>) {
     }
 
     let protocol = path.key("protocol");
-    if readable(d, &protocol) {
+    if readable(m, &protocol) {
         match set(&port.protocol) {
             None => out.push(Finding::new(
                 RuleCode::PortProtocolInvalid,
@@ -123,9 +122,9 @@ fn port(d: &Decoded, out: &mut Vec<Finding>) {
     }
 }
 
-fn namespace(d: &Decoded, out: &mut Vec<Finding>) {
+fn namespace(d: &Decoded, m: &Malformed<'_>, out: &mut Vec<Finding>) {
     let path = FieldPath::spec().key("namespace");
-    if !readable(d, &path) {
+    if !readable(m, &path) {
         return;
     }
     match set(&d.spec.namespace) {
@@ -146,9 +145,9 @@ fn namespace(d: &Decoded, out: &mut Vec<Finding>) {
     }
 }
 
-fn cluster(d: &Decoded, out: &mut Vec<Finding>) {
+fn cluster(d: &Decoded, m: &Malformed<'_>, out: &mut Vec<Finding>) {
     let path = FieldPath::spec().key("cluster");
-    if readable(d, &path) && set(&d.spec.cluster).is_none() {
+    if readable(m, &path) && set(&d.spec.cluster).is_none() {
         out.push(Finding::new(
             RuleCode::ClusterRequired,
             path,
@@ -157,9 +156,9 @@ fn cluster(d: &Decoded, out: &mut Vec<Finding>) {
     }
 }
 
-fn services(d: &Decoded, out: &mut Vec<Finding>) {
+fn services(d: &Decoded, m: &Malformed<'_>, out: &mut Vec<Finding>) {
     let path = FieldPath::spec().key("failoverServices");
-    if !readable(d, &path) {
+    if !readable(m, &path) {
         return;
     }
     let refs = d.spec.failover_services.as_deref().unwrap_or_default();
@@ -171,76 +170,97 @@ fn services(d: &Decoded, out: &mut Vec<Finding>) {
         ));
         return;
     }
-    let mut first_seen: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    // A malformed ref that repeats an earlier one is still a duplicate: fixing only the
+    // spelling would leave it one, so both are reported in the same round.
+    let repeats = duplicates::repeats(
+        refs.iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, identity(m, &path, i, r)?))),
+    );
+    let mut repeats = repeats.into_iter().peekable();
     for (i, r) in refs.iter().enumerate() {
-        let at = path.index(i);
-        if !readable(d, &at) {
+        if m.covers_built(|| path.index(i)) {
             continue;
         }
-        // A malformed ref that repeats an earlier one is still a duplicate: fixing only the
-        // spelling would leave it one, so both are reported in the same round.
-        if let Some(key) = service_ref(d, r, &at, out) {
-            match first_seen.get(&key) {
-                Some(j) => out.push(Finding::new(
-                    RuleCode::ServiceDuplicate,
-                    at,
-                    format!(
-                        "Duplicate value: service {}.{} in cluster {} is already listed at {}",
-                        key.0,
-                        key.1,
-                        key.2,
-                        path.index(*j)
-                    ),
-                )),
-                None => {
-                    first_seen.insert(key, i);
-                }
-            }
+        ref_fields(m, &path, i, r, out);
+        if let Some((_, first)) = repeats.next_if(|&(at, _)| at == i)
+            && let Some((name, namespace, cluster)) = identity(m, &path, i, r)
+        {
+            let mut message = String::with_capacity(
+                80 + name.len() + namespace.len() + cluster.len() + path.as_str().len(),
+            );
+            message.push_str("Duplicate value: service ");
+            message.push_str(name);
+            message.push('.');
+            message.push_str(namespace);
+            message.push_str(" in cluster ");
+            message.push_str(cluster);
+            message.push_str(" is already listed at ");
+            push_index(&mut message, path.as_str(), first);
+            out.push(Finding::new(
+                RuleCode::ServiceDuplicate,
+                path.index(i),
+                message,
+            ));
         }
     }
 }
 
-/// Checks one ref's fields; returns its (name, namespace, cluster) when all three are set and
-/// readable, well-formed or not. A ref with an unset field has no identity to repeat.
-fn service_ref<'a>(
-    d: &Decoded,
+/// The fields of a service ref, with whether the spec rules check it as a DNS-1123 label.
+const REF_FIELDS: [(&str, bool); 3] = [("name", true), ("namespace", true), ("cluster", false)];
+
+fn ref_values(r: &ResourceRef) -> [&Option<String>; 3] {
+    [&r.name, &r.namespace, &r.cluster]
+}
+
+/// Entry `i`'s (name, namespace, cluster) when the entry and all three fields are readable and
+/// set, well-formed or not. A ref with an unset field has no identity to repeat.
+fn identity<'a>(
+    m: &Malformed<'_>,
+    list: &FieldPath,
+    i: usize,
     r: &'a ResourceRef,
-    at: &FieldPath,
-    out: &mut Vec<Finding>,
 ) -> Option<(&'a str, &'a str, &'a str)> {
-    let mut label = |field: &str, value: &'a Option<String>, what: &str, dns: bool| {
-        let path = at.key(field);
-        if !readable(d, &path) {
-            return None;
+    if m.covers_built(|| list.index(i)) {
+        return None;
+    }
+    let field = |n: usize| {
+        let (key, _) = REF_FIELDS.get(n)?;
+        let value = set(ref_values(r).get(n)?)?;
+        (!m.covers_built(|| list.index(i).key(key))).then_some(value)
+    };
+    Some((field(0)?, field(1)?, field(2)?))
+}
+
+/// Checks entry `i`'s fields: each must be set, and a name or namespace a DNS-1123 label.
+fn ref_fields(
+    m: &Malformed<'_>,
+    list: &FieldPath,
+    i: usize,
+    r: &ResourceRef,
+    out: &mut Vec<Finding>,
+) {
+    for ((key, dns), value) in REF_FIELDS.into_iter().zip(ref_values(r)) {
+        if m.covers_built(|| list.index(i).key(key)) {
+            continue;
         }
         match set(value) {
-            None => {
-                out.push(Finding::new(
-                    RuleCode::ServiceRefInvalid,
-                    path,
-                    format!("Required value: the service's {what}"),
-                ));
-                None
-            }
-            Some(v) => {
-                if dns && !names::is_dns1123_label(v) {
-                    out.push(Finding::new(
-                        RuleCode::ServiceRefInvalid,
-                        path,
-                        format!(
-                            "Invalid value: {v:?}: {} (a DNS-1123 label)",
-                            names::label_problem(v)
-                        ),
-                    ));
-                }
-                Some(v)
-            }
+            None => out.push(Finding::new(
+                RuleCode::ServiceRefInvalid,
+                list.index(i).key(key),
+                format!("Required value: the service's {key}"),
+            )),
+            Some(v) if dns && !names::is_dns1123_label(v) => out.push(Finding::new(
+                RuleCode::ServiceRefInvalid,
+                list.index(i).key(key),
+                format!(
+                    "Invalid value: {v:?}: {} (a DNS-1123 label)",
+                    names::label_problem(v)
+                ),
+            )),
+            Some(_) => {}
         }
-    };
-    let name = label("name", &r.name, "name", true);
-    let namespace = label("namespace", &r.namespace, "namespace", true);
-    let cluster = label("cluster", &r.cluster, "cluster", false);
-    Some((name?, namespace?, cluster?))
+    }
 }
 
 #[cfg(test)]
@@ -543,6 +563,65 @@ mod tests {
                 "service Checkout.shop in cluster remote-cluster is already listed at spec.failoverServices[1]"
             )),
             "{text:?}"
+        );
+    }
+
+    #[test]
+    fn ref_findings_name_the_entry_by_its_index_in_full() {
+        let mut list: Vec<_> = (0..10)
+            .map(|i| json!({"name": format!("svc-{i}"), "namespace": "shop", "cluster": "c"}))
+            .collect();
+        list.extend([
+            json!({"name": "Checkout", "namespace": "", "cluster": "c"}),
+            json!({"name": "svc-3", "namespace": "shop", "cluster": "c"}),
+            json!({"namespace": "-shop", "cluster": null}),
+            json!({"name": "Checkout", "namespace": "", "cluster": "c"}),
+            json!({"name": "Checkout", "namespace": "shop", "cluster": "c"}),
+            json!({"name": "Checkout", "namespace": "shop", "cluster": "c"}),
+        ]);
+        let object = with(valid(), "/spec/failoverServices", json!(list));
+        let at = |i: usize, field: &str| {
+            format!("ServiceRefInvalid: spec.failoverServices[{i}].{field}")
+        };
+        let label = "must consist of lowercase alphanumeric characters or '-', and must start \
+                     and end with an alphanumeric character (a DNS-1123 label)";
+        let invalid_checkout = format!("Invalid value: \"Checkout\": {label}");
+        let findings: Vec<String> = crate::rules::validate(
+            &crate::decode::decode(&object),
+            &crate::api::ObjectRef::default(),
+            None,
+        )
+        .iter()
+        .map(|f| format!("{}: {}: {}", f.code, f.field, f.message))
+        .collect();
+        assert_eq!(
+            findings,
+            vec![
+                format!("{}: {invalid_checkout}", at(10, "name")),
+                format!(
+                    "{}: Required value: the service's namespace",
+                    at(10, "namespace")
+                ),
+                "ServiceDuplicate: spec.failoverServices[11]: Duplicate value: service \
+                 svc-3.shop in cluster c is already listed at spec.failoverServices[3]"
+                    .to_owned(),
+                format!("{}: Required value: the service's name", at(12, "name")),
+                format!("{}: Invalid value: \"-shop\": {label}", at(12, "namespace")),
+                format!(
+                    "{}: Required value: the service's cluster",
+                    at(12, "cluster")
+                ),
+                format!("{}: {invalid_checkout}", at(13, "name")),
+                format!(
+                    "{}: Required value: the service's namespace",
+                    at(13, "namespace")
+                ),
+                format!("{}: {invalid_checkout}", at(14, "name")),
+                format!("{}: {invalid_checkout}", at(15, "name")),
+                "ServiceDuplicate: spec.failoverServices[15]: Duplicate value: service \
+                 Checkout.shop in cluster c is already listed at spec.failoverServices[14]"
+                    .to_owned(),
+            ]
         );
     }
 

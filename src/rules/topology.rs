@@ -3,26 +3,33 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::malformed::Malformed;
 use super::names;
-use crate::api::{ObjectRef, ResourceRef};
+use crate::api::ObjectRef;
 use crate::decode::Decoded;
 use crate::finding::{FieldPath, Finding, RuleCode};
 use crate::topology::{MeshEntry, ServiceEntry, Topology};
 
-pub(super) fn check(d: &Decoded, this: &ObjectRef, t: &Topology, out: &mut Vec<Finding>) {
-    cluster_registered(d, t, out);
-    let resolved = resolve_services(d, t, out);
+pub(super) fn check(
+    d: &Decoded,
+    m: &Malformed<'_>,
+    this: &ObjectRef,
+    t: &Topology,
+    out: &mut Vec<Finding>,
+) {
+    cluster_registered(d, m, t, out);
+    let resolved = resolve_services(d, m, t, out);
     virtual_meshes(&resolved, t, out);
-    hostname_unique(d, this, t, out);
+    hostname_unique(d, m, this, t, out);
 }
 
 fn set(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 
-fn cluster_registered(d: &Decoded, t: &Topology, out: &mut Vec<Finding>) {
+fn cluster_registered(d: &Decoded, m: &Malformed<'_>, t: &Topology, out: &mut Vec<Finding>) {
     let path = FieldPath::spec().key("cluster");
-    if let Some(c) = set(&d.spec.cluster).filter(|_| !d.is_malformed(&path))
+    if let Some(c) = set(&d.spec.cluster).filter(|_| !m.covers(path.as_str()))
         && !t.is_cluster_registered(c)
     {
         out.push(Finding::new(
@@ -45,16 +52,16 @@ struct Resolved<'t> {
 /// (ServiceNotFound, MeshNotFound), missing outlier detection, and non-Istio meshes.
 fn resolve_services<'a>(
     d: &'a Decoded,
+    m: &Malformed<'_>,
     t: &'a Topology,
     out: &mut Vec<Finding>,
 ) -> Vec<Resolved<'a>> {
     let list = FieldPath::spec().key("failoverServices");
     let mut resolved = Vec::new();
-    if d.is_malformed(&list) {
+    if m.covers(list.as_str()) {
         return resolved;
     }
     for (i, r) in d.spec.failover_services.iter().flatten().enumerate() {
-        let at = list.index(i);
         let (Some(name), Some(namespace), Some(cluster)) =
             (set(&r.name), set(&r.namespace), set(&r.cluster))
         else {
@@ -63,27 +70,33 @@ fn resolve_services<'a>(
         if !names::is_dns1123_label(name) || !names::is_dns1123_label(namespace) {
             continue; // so is a malformed one: it could never resolve
         }
-        if d.is_malformed(&at) {
+        if m.covers_built(|| list.index(i)) {
             continue;
         }
+        let service = Service {
+            name,
+            namespace,
+            cluster,
+        };
         let Some(entry) = t.service(name, namespace, cluster) else {
             out.push(Finding::new(
                 RuleCode::ServiceNotFound,
-                at,
-                format!(
-                    "Not found: no MeshService for service {} (discovery may not have seen it yet)",
-                    describe(r)
+                list.index(i),
+                service.message(
+                    "Not found: no MeshService for service ",
+                    " (discovery may not have seen it yet)",
                 ),
             ));
             continue;
         };
+        let at = list.index(i);
         if !entry.outlier_detection {
             out.push(Finding::new(
                 RuleCode::OutlierDetectionMissing,
                 at.clone(),
-                format!(
-                    "no validated TrafficPolicy with outlier detection applies to service {}, so failover can never trigger",
-                    describe(r)
+                service.message(
+                    "no validated TrafficPolicy with outlier detection applies to service ",
+                    ", so failover can never trigger",
                 ),
             ));
         }
@@ -109,8 +122,7 @@ fn resolve_services<'a>(
                 RuleCode::MeshNotIstio,
                 at,
                 format!(
-                    "service {} runs in Mesh {mesh_ref} ({}); failover services need Istio",
-                    describe(r),
+                    "service {service} runs in Mesh {mesh_ref} ({}); failover services need Istio",
                     mesh.mesh_type
                 ),
             ));
@@ -130,13 +142,45 @@ fn mesh_of<'t>(entry: &'t ServiceEntry, t: &'t Topology) -> Option<(&'t ObjectRe
     Some((mesh_ref, t.mesh(mesh_ref)?))
 }
 
-fn describe(r: &ResourceRef) -> String {
-    format!(
-        "{}.{} in cluster {}",
-        r.name.as_deref().unwrap_or_default(),
-        r.namespace.as_deref().unwrap_or_default(),
-        r.cluster.as_deref().unwrap_or_default()
-    )
+/// A service ref with all three fields set, as messages name it.
+struct Service<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    cluster: &'a str,
+}
+
+impl Service<'_> {
+    /// `before`, the service, `after`: one allocation, where `format!` would take a second for
+    /// the service and cost more than both to run; a list of thousands of undiscovered
+    /// services has one such message per entry.
+    fn message(&self, before: &str, after: &str) -> String {
+        let mut s = String::with_capacity(
+            before.len()
+                + self.name.len()
+                + self.namespace.len()
+                + self.cluster.len()
+                + after.len()
+                + 12,
+        );
+        s.push_str(before);
+        s.push_str(self.name);
+        s.push('.');
+        s.push_str(self.namespace);
+        s.push_str(" in cluster ");
+        s.push_str(self.cluster);
+        s.push_str(after);
+        s
+    }
+}
+
+impl std::fmt::Display for Service<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}.{} in cluster {}",
+            self.name, self.namespace, self.cluster
+        )
+    }
 }
 
 /// MeshNotInVirtualMesh and MixedVirtualMeshes. Services that all sit in one Mesh need no
@@ -208,9 +252,15 @@ fn virtual_meshes(resolved: &[Resolved<'_>], t: &Topology, out: &mut Vec<Finding
     ));
 }
 
-fn hostname_unique(d: &Decoded, this: &ObjectRef, t: &Topology, out: &mut Vec<Finding>) {
+fn hostname_unique(
+    d: &Decoded,
+    m: &Malformed<'_>,
+    this: &ObjectRef,
+    t: &Topology,
+    out: &mut Vec<Finding>,
+) {
     let path = FieldPath::spec().key("hostname");
-    let Some(host) = set(&d.spec.hostname).filter(|_| !d.is_malformed(&path)) else {
+    let Some(host) = set(&d.spec.hostname).filter(|_| !m.covers(path.as_str())) else {
         return;
     };
     // A CREATE with generateName has no name yet: then every holder is someone else.
@@ -457,6 +507,54 @@ status:
                 (ServiceNotFound, "spec.failoverServices[3]".into()),
             ]
         );
+    }
+
+    #[test]
+    fn each_entry_is_named_by_its_index_and_its_service_in_full() {
+        let mut list: Vec<_> = (0..10)
+            .map(|i| svc(&format!("svc-{i}"), "here", "mgmt-cluster"))
+            .collect();
+        list.extend([
+            svc("ratings", "bookinfo", "mgmt-cluster"),
+            svc("productpage", "bookinfo", "edge-cluster"),
+            svc("details", "bookinfo", "remote-cluster"),
+            svc("ratings", "bookinfo", "mgmt-cluster"),
+        ]);
+        let m = messages(&services(&list));
+        let not_found = |i: usize| {
+            format!(
+                "ServiceNotFound: spec.failoverServices[{i}]: Not found: no MeshService for \
+                 service svc-{i}.here in cluster mgmt-cluster (discovery may not have seen it yet)"
+            )
+        };
+        let no_outlier_detection = |i: usize| {
+            format!(
+                "OutlierDetectionMissing: spec.failoverServices[{i}]: no validated TrafficPolicy \
+                 with outlier detection applies to service ratings.bookinfo in cluster \
+                 mgmt-cluster, so failover can never trigger"
+            )
+        };
+        // The spec rules' findings come first, then the topology's, each in list order.
+        let mut expected = vec![
+            "ServiceDuplicate: spec.failoverServices[13]: Duplicate value: service \
+                 ratings.bookinfo in cluster mgmt-cluster is already listed at \
+                 spec.failoverServices[10]"
+                .to_owned(),
+        ];
+        expected.extend((0..10).map(not_found));
+        expected.extend([
+            no_outlier_detection(10),
+            "MeshNotIstio: spec.failoverServices[11]: service productpage.bookinfo in cluster \
+             edge-cluster runs in Mesh service-mesh-hub/linkerd-linkerd-edge-cluster (Linkerd); \
+             failover services need Istio"
+                .to_owned(),
+            "MeshNotFound: spec.failoverServices[12]: Not found: MeshService \
+             service-mesh-hub/details-bookinfo-remote-cluster belongs to Mesh \
+             service-mesh-hub/istio-canary-remote-cluster, which does not exist"
+                .to_owned(),
+            no_outlier_detection(13),
+        ]);
+        assert_eq!(m, expected);
     }
 
     #[test]
