@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 use crate::api::{FailoverServiceSpec, PortSpec, ResourceRef, State};
 use crate::finding::{FieldPath, Finding, RuleCode};
 
+pub mod slots;
+
 /// The JSON shape of one field, as the proto3 JSON mapping of the original API reads it.
 /// `null` is accepted everywhere: proto3 reads it as "unset". The admission policy is generated
 /// from the same table, so both judge the same keys and types.
@@ -38,7 +40,7 @@ static PORT: Shape = Shape::Object(&[
     ("name", &Shape::String),
     ("protocol", &Shape::String),
 ]);
-static SPEC: Shape = Shape::Object(&[
+pub(crate) static SPEC: Shape = Shape::Object(&[
     ("hostname", &Shape::String),
     ("namespace", &Shape::String),
     ("port", &PORT),
@@ -110,10 +112,29 @@ pub fn decode_with_spec(object: &Value, spec: &Value) -> Decoded {
 fn leaf_fits(shape: &Shape, value: &Value) -> bool {
     match (shape, value) {
         (_, Value::Null) | (Shape::Any, _) => true,
-        (Shape::String, Value::String(_)) | (Shape::Number, Value::Number(_)) => true,
-        (Shape::Int64, Value::Number(n)) => n.is_i64(),
-        (Shape::Int64, Value::String(s)) => s.parse::<i64>().is_ok(),
-        (Shape::State, v @ (Value::String(_) | Value::Number(_))) => State::from_json(v).is_some(),
+        (_, Value::String(s)) => string_fits(shape, s),
+        (_, Value::Number(n)) => number_fits(shape, n),
+        _ => false,
+    }
+}
+
+/// Whether a string value fits `shape`.
+pub(crate) fn string_fits(shape: &Shape, s: &str) -> bool {
+    match shape {
+        Shape::String | Shape::Any => true,
+        Shape::Int64 => s.parse::<i64>().is_ok(),
+        // Only `status` has states, and it is never read apart: building the value is fine.
+        Shape::State => State::from_json(&Value::String(s.to_owned())).is_some(),
+        _ => false,
+    }
+}
+
+/// Whether a number value fits `shape`.
+pub(crate) fn number_fits(shape: &Shape, n: &serde_json::Number) -> bool {
+    match shape {
+        Shape::Number | Shape::Any => true,
+        Shape::Int64 => n.is_i64(),
+        Shape::State => State::from_json(&Value::Number(n.clone())).is_some(),
         _ => false,
     }
 }
@@ -136,12 +157,42 @@ fn check(value: &Value, shape: &Shape, path: &FieldPath, out: &mut Decoded) {
         _ => false,
     };
     if !ok {
-        out.findings.push(Finding::new(
+        out.mistyped(shape, path.clone(), &describe(value));
+    }
+}
+
+impl Decoded {
+    /// Records that the value at `path`, described as `got`, does not fit `shape`.
+    pub(crate) fn mistyped(&mut self, shape: &Shape, path: FieldPath, got: &str) {
+        self.findings.push(Finding::new(
             RuleCode::TypeMismatch,
             path.clone(),
-            format!("expected {}, got {}", expected(shape), describe(value)),
+            format!("expected {}, got {got}", expected(shape)),
         ));
-        out.malformed.push(path.clone());
+        self.malformed.push(path);
+    }
+
+    /// Records the key `key` of an object of `fields` at `path`, which the API does not define.
+    pub(crate) fn unknown(
+        &mut self,
+        key: &str,
+        fields: &[(&'static str, &'static Shape)],
+        path: &FieldPath,
+    ) {
+        let known = fields.iter().map(|(name, _)| *name);
+        let message = match suggest(key, known) {
+            Some(s) => format!("unknown field `{key}`; did you mean `{s}`?"),
+            None => format!(
+                "unknown field `{key}`; expected one of {}",
+                fields
+                    .iter()
+                    .map(|(n, _)| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.findings
+            .push(Finding::new(RuleCode::UnknownField, path.key(key), message));
     }
 }
 
@@ -152,29 +203,54 @@ fn check_object(
     out: &mut Decoded,
 ) {
     for (key, value) in map {
-        match fields.iter().find(|(name, _)| name == key) {
-            // Most values are well-typed leaves or free-form (metadata): their path, a new
-            // string per key, is only built when something below needs it.
-            Some((_, shape)) if leaf_fits(shape, value) => {}
-            Some((_, shape)) => check(value, shape, &path.key(key), out),
-            None => {
-                let child = path.key(key);
-                let known = fields.iter().map(|(name, _)| *name);
-                let message = match suggest(key, known) {
-                    Some(s) => format!("unknown field `{key}`; did you mean `{s}`?"),
-                    None => format!(
-                        "unknown field `{key}`; expected one of {}",
-                        fields
-                            .iter()
-                            .map(|(n, _)| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
-                out.findings
-                    .push(Finding::new(RuleCode::UnknownField, child, message));
-            }
+        check_entry(key, value, fields, path, out);
+    }
+}
+
+fn check_entry(
+    key: &str,
+    value: &Value,
+    fields: &[(&'static str, &'static Shape)],
+    path: &FieldPath,
+    out: &mut Decoded,
+) {
+    match fields.iter().find(|(name, _)| *name == key) {
+        // Most values are well-typed leaves or free-form (metadata): their path, a new
+        // string per key, is only built when something below needs it.
+        Some((_, shape)) if leaf_fits(shape, value) => {}
+        Some((_, shape)) => check(value, shape, &path.key(key), out),
+        None => out.unknown(key, fields, path),
+    }
+}
+
+/// The structural findings of an object whose `spec` was read apart from it (`object` has no
+/// `spec` key; `spec` holds what reading it found): the same findings, in the same order, as
+/// [`decode`] gives for the whole object.
+pub fn decode_apart(object: &Map<String, Value>, spec: &Decoded) -> Decoded {
+    let mut out = Decoded::default();
+    let Shape::Object(fields) = &OBJECT else {
+        return out;
+    };
+    let root = FieldPath::root();
+    let mut spec = Some(spec);
+    for (key, value) in object {
+        if key.as_str() > "spec"
+            && let Some(spec) = spec.take()
+        {
+            out.extend(spec);
         }
+        check_entry(key, value, fields, &root, &mut out);
+    }
+    if let Some(spec) = spec {
+        out.extend(spec);
+    }
+    out
+}
+
+impl Decoded {
+    fn extend(&mut self, other: &Decoded) {
+        self.findings.extend(other.findings.iter().cloned());
+        self.malformed.extend(other.malformed.iter().cloned());
     }
 }
 
@@ -219,10 +295,18 @@ fn describe(value: &Value) -> String {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => format!("boolean {b}"),
         Value::Number(n) => format!("number {n}"),
-        Value::String(s) if s.chars().count() <= 32 => format!("string {s:?}"),
-        Value::String(_) => "a string".to_owned(),
+        Value::String(s) => describe_string(s),
         Value::Array(_) => "a list".to_owned(),
         Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+/// A string as [`describe`] shows it: quoted when short.
+pub(crate) fn describe_string(s: &str) -> String {
+    if s.chars().count() <= 32 {
+        format!("string {s:?}")
+    } else {
+        "a string".to_owned()
     }
 }
 

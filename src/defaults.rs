@@ -7,6 +7,7 @@
 use json_patch::jsonptr::PointerBuf;
 use serde_json::{Map, Value};
 
+use crate::decode::slots::{PortFields, RefFields, Slot, SpecFields};
 use crate::rules::names;
 
 /// What the defaults are computed from besides the spec itself.
@@ -18,12 +19,135 @@ pub struct Context<'a> {
     pub default_cluster: Option<&'a str>,
 }
 
-/// Whether a spec value counts as unset.
-fn unset(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => true,
-        Some(Value::String(s)) => s.is_empty(),
-        Some(_) => false,
+/// A field's value as the defaults read it.
+#[derive(Clone, Copy, Debug)]
+enum Leaf<'a> {
+    Absent,
+    Null,
+    Text(&'a str),
+    /// Any other JSON value: set, but not a string.
+    Other,
+}
+
+impl<'a> Leaf<'a> {
+    fn of(v: Option<&'a Value>) -> Leaf<'a> {
+        match v {
+            None => Leaf::Absent,
+            Some(Value::Null) => Leaf::Null,
+            Some(Value::String(s)) => Leaf::Text(s),
+            Some(_) => Leaf::Other,
+        }
+    }
+
+    fn of_slot(slot: &'a Slot<String>) -> Leaf<'a> {
+        match slot {
+            Slot::Absent => Leaf::Absent,
+            Slot::Null => Leaf::Null,
+            Slot::Set(s) => Leaf::Text(s),
+            Slot::Mistyped => Leaf::Other,
+        }
+    }
+
+    /// What proto3 reads as unset: absent, `null`, `""`.
+    fn unset(self) -> bool {
+        match self {
+            Leaf::Absent | Leaf::Null => true,
+            Leaf::Text(s) => s.is_empty(),
+            Leaf::Other => false,
+        }
+    }
+
+    fn as_str(self) -> Option<&'a str> {
+        match self {
+            Leaf::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// An object the defaults read: the spec, its port or one of its services, as a JSON object
+/// or as read apart from the text ([`crate::decode::slots`]). One planner serves both.
+trait Fields {
+    fn leaf(&self, key: &str) -> Leaf<'_>;
+}
+
+/// The spec object itself.
+trait SpecObject: Fields {
+    /// `port`, when it is an object.
+    fn port(&self) -> Option<&dyn Fields>;
+    /// Calls `f` with the index of every entry of `failoverServices` that is an object.
+    fn each_service(&self, f: &mut dyn FnMut(usize, &dyn Fields));
+}
+
+impl Fields for Map<String, Value> {
+    fn leaf(&self, key: &str) -> Leaf<'_> {
+        Leaf::of(self.get(key))
+    }
+}
+
+impl SpecObject for Map<String, Value> {
+    fn port(&self) -> Option<&dyn Fields> {
+        self.get("port")
+            .and_then(Value::as_object)
+            .map(|p| p as &dyn Fields)
+    }
+
+    fn each_service(&self, f: &mut dyn FnMut(usize, &dyn Fields)) {
+        if let Some(services) = self.get("failoverServices").and_then(Value::as_array) {
+            for (i, service) in services.iter().enumerate() {
+                if let Some(service) = service.as_object() {
+                    f(i, service);
+                }
+            }
+        }
+    }
+}
+
+impl Fields for SpecFields {
+    fn leaf(&self, key: &str) -> Leaf<'_> {
+        match key {
+            "namespace" => Leaf::of_slot(&self.namespace),
+            "cluster" => Leaf::of_slot(&self.cluster),
+            "hostname" => Leaf::of_slot(&self.hostname),
+            _ => Leaf::Absent,
+        }
+    }
+}
+
+impl SpecObject for SpecFields {
+    fn port(&self) -> Option<&dyn Fields> {
+        self.port.get().map(|p| p as &dyn Fields)
+    }
+
+    fn each_service(&self, f: &mut dyn FnMut(usize, &dyn Fields)) {
+        if let Some(services) = self.failover_services.get() {
+            for (i, service) in services.iter().enumerate() {
+                if let Some(service) = service.get() {
+                    f(i, service);
+                }
+            }
+        }
+    }
+}
+
+impl Fields for PortFields {
+    fn leaf(&self, key: &str) -> Leaf<'_> {
+        match key {
+            "name" => Leaf::of_slot(&self.name),
+            "protocol" => Leaf::of_slot(&self.protocol),
+            _ => Leaf::Absent,
+        }
+    }
+}
+
+impl Fields for RefFields {
+    fn leaf(&self, key: &str) -> Leaf<'_> {
+        match key {
+            "name" => Leaf::of_slot(&self.name),
+            "namespace" => Leaf::of_slot(&self.namespace),
+            "cluster" => Leaf::of_slot(&self.cluster),
+            _ => Leaf::Absent,
+        }
     }
 }
 
@@ -127,6 +251,49 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Applies the plan to the spec read apart ([`crate::decode::slots`]) it was made for.
+    pub fn apply_to_slots(&self, spec: &mut Slot<SpecFields>) {
+        match self {
+            Plan::Nothing => {}
+            Plan::Create(fresh) => {
+                let text = |key| match fresh.get(key) {
+                    Some(Value::String(s)) => Slot::Set(s.clone()),
+                    _ => Slot::Absent,
+                };
+                *spec = Slot::Set(SpecFields {
+                    namespace: text("namespace"),
+                    cluster: text("cluster"),
+                    ..SpecFields::default()
+                });
+            }
+            Plan::Fill(fills) => {
+                let Some(spec) = spec.get_mut() else { return };
+                for fill in fills {
+                    let slot = match fill.field {
+                        Field::Cluster => Some(&mut spec.cluster),
+                        Field::Namespace => Some(&mut spec.namespace),
+                        Field::PortName => spec.port.get_mut().map(|p| &mut p.name),
+                        Field::PortProtocol => spec.port.get_mut().map(|p| &mut p.protocol),
+                        Field::Service(i, field) => spec
+                            .failover_services
+                            .get_mut()
+                            .and_then(|s| s.get_mut(i))
+                            .and_then(Slot::get_mut)
+                            .map(|r| match field {
+                                ServiceField::Cluster => &mut r.cluster,
+                                ServiceField::Namespace => &mut r.namespace,
+                            }),
+                    };
+                    if let Some(slot) = slot {
+                        *slot = Slot::Set(fill.value.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Where `field` lives in `spec`, created as a key when absent (its parent exists: a plan only
 /// names fields of objects that are there).
 fn slot(spec: &mut Value, field: Field) -> Option<&mut Value> {
@@ -145,52 +312,68 @@ fn service_mut(spec: &mut Value, i: usize) -> Option<&mut Value> {
 }
 
 /// The value a default gives an unset field, if any: what [`fill`]ing it would write.
-fn fill_value<'v>(map: &Map<String, Value>, key: &str, value: Option<&'v str>) -> Option<&'v str> {
-    value.filter(|v| !v.is_empty() && unset(map.get(key)))
+fn fill_value<'v>(map: &dyn Fields, key: &str, value: Option<&'v str>) -> Option<&'v str> {
+    value.filter(|v| !v.is_empty() && map.leaf(key).unset())
 }
 
 /// The value a field has once its default is applied, as a string if it is one.
-fn after<'v>(map: &'v Map<String, Value>, key: &str, default: Option<&'v str>) -> Option<&'v str> {
-    fill_value(map, key, default).or_else(|| map.get(key).and_then(Value::as_str))
+fn after<'v>(map: &'v dyn Fields, key: &str, default: Option<&'v str>) -> Option<&'v str> {
+    fill_value(map, key, default).or_else(|| map.leaf(key).as_str())
 }
 
 /// The defaults that apply to `spec` (the value of the object's `spec` key, `None` when
 /// absent). A missing spec becomes an object when there is something to fill; a spec of the
 /// wrong type is left alone. Applying the plan, then planning again, gives no plan.
 pub fn plan(spec: Option<&Value>, ctx: Context<'_>) -> Plan {
-    let map = match spec {
-        None | Some(Value::Null) => {
-            let mut fresh = Map::new();
-            for (key, value) in [
-                ("namespace", ctx.object_namespace),
-                ("cluster", ctx.default_cluster),
-            ] {
-                if let Some(v) = value.filter(|v| !v.is_empty()) {
-                    fresh.insert(key.to_owned(), Value::String(v.to_owned()));
-                }
-            }
-            return if fresh.is_empty() {
-                Plan::Nothing
-            } else {
-                Plan::Create(fresh)
-            };
+    match spec {
+        None | Some(Value::Null) => create(ctx),
+        Some(Value::Object(map)) => fill(map, ctx),
+        Some(_) => Plan::Nothing,
+    }
+}
+
+/// [`plan`] for a spec read apart from the text: the same plan for the same spec.
+pub fn plan_slots(spec: &Slot<SpecFields>, ctx: Context<'_>) -> Plan {
+    match spec {
+        Slot::Absent | Slot::Null => create(ctx),
+        Slot::Set(fields) => fill(fields, ctx),
+        Slot::Mistyped => Plan::Nothing,
+    }
+}
+
+/// The plan for a missing spec.
+fn create(ctx: Context<'_>) -> Plan {
+    let mut fresh = Map::new();
+    for (key, value) in [
+        ("namespace", ctx.object_namespace),
+        ("cluster", ctx.default_cluster),
+    ] {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            fresh.insert(key.to_owned(), Value::String(v.to_owned()));
         }
-        Some(Value::Object(map)) => map,
-        Some(_) => return Plan::Nothing,
-    };
+    }
+    if fresh.is_empty() {
+        Plan::Nothing
+    } else {
+        Plan::Create(fresh)
+    }
+}
+
+/// The plan for a spec object.
+fn fill(map: &dyn SpecObject, ctx: Context<'_>) -> Plan {
     let mut fills = Vec::new();
-    let mut push = |map: &Map<String, Value>, field: Field, key: &str, value: Option<&str>| {
+    let mut push = |map: &dyn Fields, field: Field, key: &str, value: Option<&str>| {
         if let Some(v) = fill_value(map, key, value) {
             fills.push(Fill {
                 field,
                 value: v.to_owned(),
-                replaces: map.contains_key(key),
+                replaces: !matches!(map.leaf(key), Leaf::Absent),
             });
         }
     };
     push(map, Field::Namespace, "namespace", ctx.object_namespace);
     push(map, Field::Cluster, "cluster", ctx.default_cluster);
-    if let Some(port) = map.get("port").and_then(Value::as_object) {
+    if let Some(port) = map.port() {
         let protocol = port_protocol(port);
         push(port, Field::PortProtocol, "protocol", protocol);
         let name = port_name(port, after(port, "protocol", protocol));
@@ -199,15 +382,11 @@ pub fn plan(spec: Option<&Value>, ctx: Context<'_>) -> Plan {
     // The services inherit the spec's values as they are once defaulted.
     let namespace = after(map, "namespace", ctx.object_namespace);
     let cluster = after(map, "cluster", ctx.default_cluster);
-    if let Some(services) = map.get("failoverServices").and_then(Value::as_array) {
-        for (i, service) in services.iter().enumerate() {
-            if let Some(service) = service.as_object() {
-                let (ns, cl) = (ServiceField::Namespace, ServiceField::Cluster);
-                push(service, Field::Service(i, ns), ns.key(), namespace);
-                push(service, Field::Service(i, cl), cl.key(), cluster);
-            }
-        }
-    }
+    map.each_service(&mut |i, service| {
+        let (ns, cl) = (ServiceField::Namespace, ServiceField::Cluster);
+        push(service, Field::Service(i, ns), ns.key(), namespace);
+        push(service, Field::Service(i, cl), cl.key(), cluster);
+    });
     fills.sort_by_key(|f| f.field);
     Plan::Fill(fills)
 }
@@ -220,11 +399,11 @@ pub fn apply(spec: &mut Value, ctx: Context<'_>) {
 
 /// Istio's port naming convention, `<protocol>[-<suffix>]`, both ways: the protocol from the
 /// name, then the name from the protocol.
-fn port_protocol(port: &Map<String, Value>) -> Option<&'static str> {
-    if !unset(port.get("protocol")) {
+fn port_protocol(port: &dyn Fields) -> Option<&'static str> {
+    if !port.leaf("protocol").unset() {
         return None;
     }
-    let name = port.get("name").and_then(Value::as_str)?;
+    let name = port.leaf("name").as_str()?;
     names::protocol(name).or_else(|| {
         name.split_once('-')
             .and_then(|(prefix, _)| names::protocol(prefix))
@@ -233,8 +412,8 @@ fn port_protocol(port: &Map<String, Value>) -> Option<&'static str> {
 
 /// The port name derived from `protocol` (the port's protocol once defaulted), when the name is
 /// unset.
-fn port_name(port: &Map<String, Value>, protocol: Option<&str>) -> Option<String> {
-    if !unset(port.get("name")) {
+fn port_name(port: &dyn Fields, protocol: Option<&str>) -> Option<String> {
+    if !port.leaf("name").unset() {
         return None;
     }
     names::protocol(protocol?).map(|p| p.replace('_', "-"))

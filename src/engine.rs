@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::api::{ObjectRef, State};
 use crate::decode;
+use crate::decode::slots::ReadSpec;
 use crate::defaults;
 use crate::enforcement::{Action, Enforcement};
 use crate::finding::{Finding, RuleClass};
@@ -73,6 +74,37 @@ impl<'a> Review<'a> {
         ObjectRef {
             name: meta("name"),
             namespace: meta("namespace"),
+        }
+    }
+}
+
+/// The specs of a review read apart from their objects' text ([`crate::decode::slots`]), read
+/// by the engine in place of the objects' `spec` keys: no spec is built as a `Value`.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadSpecs<'a> {
+    object: &'a ReadSpec,
+    old: Option<&'a ReadSpec>,
+}
+
+impl<'a> ReadSpecs<'a> {
+    /// The specs to judge `change` with, when they are enough: always for a CREATE; for an
+    /// UPDATE when both specs are complete, since telling whether it keeps the spec compares
+    /// the whole specs, unknown keys and all. `None` otherwise: the caller then needs the
+    /// objects with their specs as `Value`s.
+    pub fn for_change(
+        change: Change<'_>,
+        object: &'a ReadSpec,
+        old: Option<&'a ReadSpec>,
+    ) -> Option<ReadSpecs<'a>> {
+        match change {
+            Change::Create => Some(ReadSpecs { object, old: None }),
+            Change::Update { .. } => {
+                let old = old.filter(|old| old.complete && object.complete)?;
+                Some(ReadSpecs {
+                    object,
+                    old: Some(old),
+                })
+            }
         }
     }
 }
@@ -220,10 +252,10 @@ fn defaulted<'v>(
     (plan, spec)
 }
 
-/// The operations that apply the defaults of `plan` to an object whose `spec` is `spec`,
-/// in the form and order a diff of the spec before and after gives: a spec created whole is
-/// one operation, never an addition below a missing parent.
-fn spec_operations(spec: Option<&Value>, plan: defaults::Plan, ops: &mut Vec<PatchOperation>) {
+/// The operations that apply the defaults of `plan` to an object whose `spec` key is present
+/// or not, in the form and order a diff of the spec before and after gives: a spec created
+/// whole is one operation, never an addition below a missing parent.
+fn spec_operations(spec_present: bool, plan: defaults::Plan, ops: &mut Vec<PatchOperation>) {
     let root = || {
         let mut path = PointerBuf::new();
         path.push_back("spec");
@@ -233,7 +265,7 @@ fn spec_operations(spec: Option<&Value>, plan: defaults::Plan, ops: &mut Vec<Pat
         defaults::Plan::Nothing => {}
         defaults::Plan::Create(fresh) => {
             let (path, value) = (root(), Value::Object(fresh));
-            ops.push(if spec.is_some() {
+            ops.push(if spec_present {
                 PatchOperation::Replace(ReplaceOperation { path, value })
             } else {
                 PatchOperation::Add(AddOperation { path, value })
@@ -266,46 +298,62 @@ pub fn evaluate(
     topology: Option<&Topology>,
     settings: &Settings,
 ) -> Evaluation {
+    evaluate_read(review, None, topology, settings)
+}
+
+/// What the spec gives, before the rules run.
+struct Specs {
+    plan: defaults::Plan,
+    /// Whether the object has a `spec` key.
+    present: bool,
+    decoded: decode::Decoded,
+    /// An UPDATE that leaves the defaulted spec as it was.
+    ratcheted: bool,
+    /// The defaulted spec differs from the old object's spec (always, on a CREATE).
+    changed: bool,
+}
+
+/// Like [`evaluate`], with the specs read apart from the objects (`read`), whose own `spec`
+/// keys are then not read: the same evaluation as [`evaluate`] of the whole objects.
+pub fn evaluate_read(
+    review: &Review<'_>,
+    read: Option<ReadSpecs<'_>>,
+    topology: Option<&Topology>,
+    settings: &Settings,
+) -> Evaluation {
     let object_namespace = review
         .object
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .filter(|ns| !ns.is_empty())
         .or(Some(review.this.namespace.as_str()).filter(|ns| !ns.is_empty()));
-    let spec = review.object.get("spec");
-    let (plan, new_spec) = defaulted(spec, object_namespace, settings);
-    let new_spec: &Value = &new_spec;
+    let specs = match read {
+        None => specs_in_objects(review, object_namespace, settings),
+        Some(read) => specs_read(read, review, object_namespace, settings),
+    };
+    let Specs {
+        plan,
+        present,
+        decoded,
+        ratcheted,
+        changed,
+    } = specs;
 
-    let decoded = decode::decode_with_spec(review.object, new_spec);
     let mut findings = rules::validate(&decoded, review.this, topology);
     findings.sort_by(|a, b| (&a.field, a.code).cmp(&(&b.field, b.code)));
 
-    let (ratcheted, spec_changed, observed_generation) = match review.change {
-        Change::Create => (false, true, 1),
-        Change::Update { old } => {
-            let old_spec = old.get("spec");
-            let old_ns = old
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .or(object_namespace);
-            let (_, old_defaulted) = defaulted(old_spec, old_ns, settings);
-            let ratcheted = *old_defaulted == *new_spec;
-            // The API server never reaches i64::MAX, but the old object is the caller's data:
-            // saturate rather than wrap to a negative generation.
-            let next = generation(old).saturating_add(1);
-            (
-                ratcheted,
-                new_spec != old_spec.unwrap_or(&Value::Null),
-                next,
-            )
-        }
+    let observed_generation = match review.change {
+        Change::Create => 1,
+        // The API server never reaches i64::MAX, but the old object is the caller's data:
+        // saturate rather than wrap to a negative generation.
+        Change::Update { old } => generation(old).saturating_add(1),
     };
 
     let state = status::state(&findings);
     let mut ops = Vec::new();
     if review.object.is_object() {
-        spec_operations(spec, plan, &mut ops);
-        if spec_changed {
+        spec_operations(present, plan, &mut ops);
+        if changed {
             status::operations(
                 review.object.get("status"),
                 &findings,
@@ -330,6 +378,90 @@ pub fn evaluate(
         state,
         patch,
         skip,
+    }
+}
+
+/// The old object's namespace, for its defaults.
+fn old_namespace<'a>(old: &'a Value, object_namespace: Option<&'a str>) -> Option<&'a str> {
+    old.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .or(object_namespace)
+}
+
+/// The specs read from the objects' `spec` keys.
+fn specs_in_objects(
+    review: &Review<'_>,
+    object_namespace: Option<&str>,
+    settings: &Settings,
+) -> Specs {
+    let spec = review.object.get("spec");
+    let (plan, new_spec) = defaulted(spec, object_namespace, settings);
+    let new_spec: &Value = &new_spec;
+    let decoded = decode::decode_with_spec(review.object, new_spec);
+    let (ratcheted, changed) = match review.change {
+        Change::Create => (false, true),
+        Change::Update { old } => {
+            let old_spec = old.get("spec");
+            let (_, old_defaulted) =
+                defaulted(old_spec, old_namespace(old, object_namespace), settings);
+            (
+                *old_defaulted == *new_spec,
+                new_spec != old_spec.unwrap_or(&Value::Null),
+            )
+        }
+    };
+    Specs {
+        plan,
+        present: spec.is_some(),
+        decoded,
+        ratcheted,
+        changed,
+    }
+}
+
+/// The specs read apart from the objects: the same plan, findings and comparisons as
+/// [`specs_in_objects`] (`ReadSpecs::for_change` admits an UPDATE only with complete specs,
+/// which compare as their `Value`s do).
+fn specs_read(
+    read: ReadSpecs<'_>,
+    review: &Review<'_>,
+    object_namespace: Option<&str>,
+    settings: &Settings,
+) -> Specs {
+    let context = |object_namespace| defaults::Context {
+        object_namespace,
+        default_cluster: settings.default_cluster.as_deref(),
+    };
+    let plan = defaults::plan_slots(&read.object.spec, context(object_namespace));
+    let mut new_spec = read.object.spec.clone();
+    plan.apply_to_slots(&mut new_spec);
+    let (ratcheted, changed) = match (review.change, read.old) {
+        (Change::Update { old }, Some(old_read)) => {
+            let old_plan = defaults::plan_slots(
+                &old_read.spec,
+                context(old_namespace(old, object_namespace)),
+            );
+            let mut old_defaulted = old_read.spec.clone();
+            old_plan.apply_to_slots(&mut old_defaulted);
+            (
+                old_defaulted.same(&new_spec),
+                !new_spec.same(&old_read.spec),
+            )
+        }
+        _ => (false, true),
+    };
+    let object = review.object.as_object();
+    let mut decoded = match object {
+        Some(object) => decode::decode_apart(object, &read.object.found),
+        None => decode::decode(review.object),
+    };
+    decoded.spec = new_spec.into_typed();
+    Specs {
+        plan,
+        present: read.object.spec.is_present(),
+        decoded,
+        ratcheted,
+        changed,
     }
 }
 

@@ -6,8 +6,9 @@
 //! generated too: duplicate keys, escaped keys, numbers out of range, lone surrogates, nesting
 //! past the parser's limit, serde_json's raw-value token, and broken bytes anywhere.
 
-use failover_webhook::admission::{self, Context, Endpoint, ReviewError};
+use failover_webhook::admission::{self, Context, Endpoint, Operation, ReviewError};
 use failover_webhook::engine::Settings;
+use failover_webhook::finding::RuleCode;
 use failover_webhook::topology::{Topology, embedded};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -202,6 +203,139 @@ fn or_junk(good: Doc) -> impl Strategy<Value = Doc> {
     prop_oneof![12 => Just(good), 1 => junk()]
 }
 
+/// `(key, value)` entries of an object in a shuffled order, each of `fields` present or not,
+/// with now and then an extra entry: an unknown key, a known one again (a duplicate), or a
+/// known one written with an escape.
+fn entries(
+    fields: Vec<(&'static str, BoxedStrategy<Doc>)>,
+    extra_keys: Vec<&'static str>,
+) -> impl Strategy<Value = Doc> {
+    let known: Vec<_> = fields
+        .into_iter()
+        .map(|(key, value)| {
+            prop::option::weighted(0.75, value.prop_map(move |v| (format!("{key:?}"), v)))
+        })
+        .collect();
+    let extra = prop::collection::vec(
+        (
+            prop::sample::select(extra_keys).prop_map(str::to_owned),
+            prop_oneof![3 => text_leaf(), 1 => junk()],
+        ),
+        0..3,
+    );
+    (known, extra, prop_oneof![3 => Just(false), 1 => Just(true)])
+        .prop_map(|(known, extra, extras_first)| {
+            let known = known.into_iter().flatten();
+            let entries: Vec<_> = if extras_first {
+                extra.into_iter().chain(known).collect()
+            } else {
+                known.chain(extra).collect()
+            };
+            entries
+        })
+        .prop_shuffle()
+        .prop_map(Doc::Obj)
+}
+
+/// A string field's value: a name, `""`, `null`, or a value of another type.
+fn text_leaf() -> BoxedStrategy<Doc> {
+    prop_oneof![
+        4 => prop::sample::select(vec![
+            "shop", "mgmt-cluster", "remote-cluster", "checkout", "moon-cluster",
+            "checkout.shop.failover", "reviews.bookinfo.failover", "http", "http-web",
+            "grpc-api", "websocket", "HTTP", "web", "a-long-name-of-more-than-thirty-two-chars",
+        ])
+        .prop_map(Doc::text),
+        1 => Just(Doc::text("")),
+        1 => Just(Doc::Raw("null".into())),
+        1 => prop::sample::select(vec!["7", "true", "[]", "{}", "[\"x\"]", "{\"a\":1}", "1.5"])
+            .prop_map(|t| Doc::Raw(t.to_owned())),
+    ]
+    .boxed()
+}
+
+/// `spec.port.port`: in range or not, integers and not, and values of other types.
+fn port_number() -> BoxedStrategy<Doc> {
+    prop::sample::select(vec![
+        "9080",
+        "0",
+        "-1",
+        "65535",
+        "65536",
+        "70000",
+        "80.5",
+        "1e3",
+        "9080.0",
+        "-0",
+        "18446744073709551615",
+        "-9223372036854775808",
+        "\"80\"",
+        "null",
+        "true",
+        "[]",
+    ])
+    .prop_map(|t| Doc::Raw(t.to_owned()))
+    .boxed()
+}
+
+/// One of `spec.failoverServices`: an object (its keys as in [`entries`]), or not.
+fn service_entry() -> BoxedStrategy<Doc> {
+    prop_oneof![
+        8 => entries(
+            vec![("name", text_leaf()), ("namespace", text_leaf()), ("cluster", text_leaf())],
+            vec!["\"name\"", "\"cluster\"", "\"clustr\"", "\"Namespace\"", "\"n\\u0061me\"", "\"x.y\""],
+        ),
+        1 => Just(Doc::Raw("null".into())),
+        1 => prop::sample::select(vec!["5", "\"checkout\"", "[]"]).prop_map(|t| Doc::Raw(t.to_owned())),
+    ]
+    .boxed()
+}
+
+/// A spec written as text: every field present or not, `null`, `""`, of the wrong type or
+/// well typed, unknown and duplicate keys in the spec and its entries, keys with escapes, a
+/// port object missing or not an object.
+fn spec_text() -> BoxedStrategy<Doc> {
+    let port = prop_oneof![
+        6 => entries(
+            vec![("port", port_number()), ("name", text_leaf()), ("protocol", text_leaf())],
+            vec!["\"port\"", "\"name\"", "\"prot\"", "\"pr\\u006ftocol\""],
+        ),
+        1 => Just(Doc::Raw("null".into())),
+        1 => Just(Doc::Raw("\"80\"".into())),
+    ];
+    let services = prop_oneof![
+        6 => prop::collection::vec(service_entry(), 0..4).prop_map(Doc::Arr),
+        1 => Just(Doc::Raw("null".into())),
+        1 => Just(Doc::Raw("{}".into())),
+    ];
+    let spec = entries(
+        vec![
+            ("hostname", text_leaf()),
+            ("namespace", text_leaf()),
+            ("port", port.boxed()),
+            ("cluster", text_leaf()),
+            ("failoverServices", services.boxed()),
+        ],
+        vec![
+            "\"hostname\"",
+            "\"namespace\"",
+            "\"cluster\"",
+            "\"hostnme\"",
+            "\"failover_services\"",
+            "\"Port\"",
+            "\"h\\u006fstname\"",
+            "\"a b\"",
+            "\"\"",
+        ],
+    );
+    prop_oneof![
+        12 => spec,
+        1 => Just(Doc::Raw("null".into())),
+        1 => Just(Doc::Raw("[]".into())),
+    ]
+    .boxed()
+}
+
 /// A FailoverService's object, valid or not, with metadata as the API server sends it
 /// (managed fields, labels, the last-applied annotation) and the skip annotation now and then.
 fn object() -> impl Strategy<Value = Doc> {
@@ -226,6 +360,7 @@ fn object() -> impl Strategy<Value = Doc> {
         1 => Just(json!({"hostnme": "x", "port": "80", "failoverServices": {}})),
     ]
     .prop_map(|v| Doc::from_value(&v));
+    let spec = prop_oneof![2 => spec, 5 => spec_text()];
     let annotations = prop_oneof![
         Just(Doc::obj(vec![(
             "kubectl.kubernetes.io/last-applied-configuration",
@@ -269,7 +404,7 @@ fn object() -> impl Strategy<Value = Doc> {
         );
     (
         prop_oneof![6 => metadata, 1 => junk()],
-        spec,
+        prop::option::weighted(0.9, spec),
         prop::option::of(junk()),
         prop::collection::vec((raw_key(), junk()), 0..2),
     )
@@ -281,8 +416,8 @@ fn object() -> impl Strategy<Value = Doc> {
                 ),
                 ("\"kind\"".to_owned(), Doc::text("FailoverService")),
                 ("\"metadata\"".to_owned(), metadata),
-                ("\"spec\"".to_owned(), spec),
             ];
+            entries.extend(spec.map(|s| ("\"spec\"".to_owned(), s)));
             entries.extend(status.map(|s| ("\"status\"".to_owned(), s)));
             entries.extend(extra);
             Doc::Obj(entries)
@@ -295,8 +430,10 @@ fn review() -> impl Strategy<Value = Doc> {
     let kind = Doc::from_value(
         &json!({"group": "networking.smh.solo.io", "version": "v1alpha1", "kind": "FailoverService"}),
     );
-    let operation = prop::sample::select(vec!["CREATE", "UPDATE", "DELETE", "CONNECT", "PATCH"])
-        .prop_map(Doc::text);
+    let operation = prop::sample::select(vec![
+        "CREATE", "UPDATE", "UPDATE", "CREATE", "DELETE", "CONNECT", "PATCH",
+    ])
+    .prop_map(Doc::text);
     let field = |name: &'static str, good: BoxedStrategy<Doc>| {
         prop_oneof![
             24 => good.clone().prop_map(move |d| vec![(format!("{name:?}"), d)]),
@@ -326,8 +463,15 @@ fn review() -> impl Strategy<Value = Doc> {
         field("object", object().boxed()),
         field("oldObject", object().boxed()),
         prop::collection::vec((raw_key(), junk()), 0..2),
-    )
-        .prop_map(|(a, b, c, d, e, f, g, h, i, extra)| {
+    );
+    // An UPDATE that keeps the object as it was is the common case, and the one the ratchet
+    // judges: the old object is then now and then the same text as the new one.
+    let request =
+        (request, any::<bool>()).prop_map(|((a, b, c, d, e, f, g, h, i, extra), same_old)| {
+            let i = match h.last() {
+                Some((_, object)) if same_old => vec![("\"oldObject\"".to_owned(), object.clone())],
+                _ => i,
+            };
             Doc::Obj([a, b, c, d, e, f, g, h, i, extra].concat())
         });
     (
@@ -405,6 +549,21 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// The answers sort the findings again; the decoder itself keeps a `Value`'s order.
+    #[test]
+    fn an_object_read_apart_decodes_as_its_value(object in object(), damage in damage()) {
+        let text = String::from_utf8_lossy(&body(&object, &damage)).into_owned();
+        let apart = admission::decode_object_text(&text).map_err(|e| e.to_string());
+        let whole = serde_json::from_str::<Value>(&text)
+            .map(|v| failover_webhook::decode::decode(&v))
+            .map_err(|e| e.to_string());
+        prop_assert_eq!(apart, whole, "{}", text);
+    }
+}
+
 /// The generator is worth something only if it reaches every kind of outcome.
 #[test]
 fn the_generated_reviews_reach_every_outcome() {
@@ -413,6 +572,7 @@ fn the_generated_reviews_reach_every_outcome() {
     let mut runner = TestRunner::deterministic();
     let (mut refused, mut skipped, mut allowed, mut denied, mut skip_used, mut findings) =
         (0, 0, 0, 0, 0, 0);
+    let (mut mistyped, mut unknown, mut kept_updates, mut changed_updates) = (0, 0, 0, 0);
     for _ in 0..2000 {
         let doc = review().new_tree(&mut runner).unwrap().current();
         let d = damage().new_tree(&mut runner).unwrap().current();
@@ -420,7 +580,8 @@ fn the_generated_reviews_reach_every_outcome() {
             topology: topology(),
             settings: &Settings::default(),
         };
-        match admission::review(&body(&doc, &d), Endpoint::Validate, ctx) {
+        let body = body(&doc, &d);
+        match admission::review(&body, Endpoint::Validate, ctx) {
             Err(_) => refused += 1,
             Ok(a) => {
                 match a.summary.verdict.as_str() {
@@ -435,6 +596,20 @@ fn the_generated_reviews_reach_every_outcome() {
                         .iter()
                         .any(|(_, e)| e.as_str() == "skipped"),
                 );
+                let has = |code| a.summary.findings.iter().any(|(c, _)| *c == code);
+                mistyped += usize::from(has(RuleCode::TypeMismatch));
+                unknown += usize::from(has(RuleCode::UnknownField));
+            }
+        }
+        // A judged UPDATE gets a status in its patch only when it changes the spec.
+        if let Ok(a) = admission::review(&body, Endpoint::Mutate, ctx)
+            && a.summary.verdict.as_str() != "skipped"
+            && a.summary.operation == Operation::Update
+        {
+            if a.summary.patched {
+                changed_updates += 1;
+            } else {
+                kept_updates += 1;
             }
         }
     }
@@ -445,6 +620,10 @@ fn the_generated_reviews_reach_every_outcome() {
         ("denied", denied),
         ("with findings", findings),
         ("with a skipped finding", skip_used),
+        ("with a type error", mistyped),
+        ("with an unknown field", unknown),
+        ("UPDATEs that keep the spec", kept_updates),
+        ("UPDATEs that change the spec", changed_updates),
     ] {
         assert!(n >= 5, "only {n} of 2000 generated reviews {what}");
     }

@@ -22,6 +22,8 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::spec::SpecSeed;
+use crate::decode::slots::ReadSpec;
 use crate::skip;
 
 /// With its `raw_value` feature (which this crate enables), serde_json reads an object whose
@@ -58,19 +60,46 @@ pub(super) struct Request<'de> {
     pub name: Option<Cow<'de, str>>,
     pub namespace: Option<Cow<'de, str>>,
     pub dry_run: Option<bool>,
-    /// `request.object`, with its metadata reduced to what is read; `Null` when absent.
+    /// `request.object`, with its metadata reduced to what is read; `Null` when absent. When
+    /// the spec is read apart, the object has no `spec` key.
     pub object: Value,
     pub old_object: Value,
+    /// The object's spec, when read apart from it: only for an object that is a JSON object
+    /// read key by key (not for serde_json's raw-value token).
+    pub object_spec: Option<ReadSpec>,
+    pub old_spec: Option<ReadSpec>,
+}
+
+/// How the objects' `spec`s are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Specs {
+    /// Into slots and findings ([`super::spec`]), without a `Value`.
+    Apart,
+    /// As `Value`s inside the objects, as a full parse reads them.
+    InObject,
 }
 
 /// Parses a body. Errors are serde_json's, as parsing the body into a `Value` reports them.
-pub(super) fn parse(body: &[u8]) -> Result<Envelope<'_>, serde_json::Error> {
-    serde_json::from_slice(body)
+///
+/// The body is checked to be UTF-8 once, as a whole, and then parsed as text, which checks no
+/// string again; a body that is not UTF-8 is parsed as bytes only to report where it breaks,
+/// with the line and column a full parse gives.
+pub(super) fn parse(body: &[u8], specs: Specs) -> Result<Envelope<'_>, serde_json::Error> {
+    match (std::str::from_utf8(body), specs) {
+        (Ok(text), Specs::Apart) => serde_json::from_str::<Parsed<'_, true>>(text).map(|p| p.0),
+        (Ok(text), Specs::InObject) => serde_json::from_str::<Parsed<'_, false>>(text).map(|p| p.0),
+        (Err(_), _) => serde_json::from_slice::<Parsed<'_, false>>(body).map(|p| p.0),
+    }
 }
+
+/// An [`Envelope`] whose objects' specs are read apart when `APART`.
+struct Parsed<'de, const APART: bool>(Envelope<'de>);
 
 /// Reads the first key of a map; when it is [`RAW_VALUE_TOKEN`], reads the rest as `Value`
 /// does (the key's string value parsed as JSON) and returns that instead.
-fn first_key<'de, A, T>(map: &mut A) -> Result<Result<Option<Cow<'de, str>>, T>, A::Error>
+pub(super) fn first_key<'de, A, T>(
+    map: &mut A,
+) -> Result<Result<Option<Cow<'de, str>>, T>, A::Error>
 where
     A: MapAccess<'de>,
     T: DeserializeOwned,
@@ -107,7 +136,7 @@ impl<'de> Deserialize<'de> for RawText {
 }
 
 /// A map key, borrowed when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
+pub(super) struct Key<'de>(pub(super) Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -155,7 +184,7 @@ macro_rules! other_values {
 }
 
 /// Any JSON value, read and checked as `Value` reads it, but not built.
-struct Checked;
+pub(super) struct Checked;
 
 impl<'de> Deserialize<'de> for Checked {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -332,43 +361,50 @@ macro_rules! value_visits {
     };
 }
 
-/// An object as the engine reads it: every key, with `metadata` reduced by [`Metadata`].
-struct Object(Value);
+/// An object as the engine reads it: every key, with `metadata` reduced by [`Metadata`], and,
+/// when `APART`, `spec` read apart ([`SpecSeed`]) instead of kept.
+struct Object<const APART: bool>(Value, Option<ReadSpec>);
 
-impl From<Value> for Object {
-    fn from(v: Value) -> Object {
-        Object(v)
+impl<const APART: bool> From<Value> for Object<APART> {
+    fn from(v: Value) -> Object<APART> {
+        Object(v, None)
     }
 }
 
-impl<'de> Deserialize<'de> for Object {
+impl<'de, const APART: bool> Deserialize<'de> for Object<APART> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Object;
+        struct V<const APART: bool>;
+        impl<'de, const APART: bool> Visitor<'de> for V<APART> {
+            type Value = Object<APART>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
             value_visits!();
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<APART>, A::Error> {
                 let mut key = match first_key::<A, Value>(&mut map)? {
                     Ok(key) => key,
-                    Err(whole) => return Ok(Object(whole)),
+                    Err(whole) => return Ok(Object(whole, None)),
                 };
                 let mut out = Map::new();
+                let mut spec = None;
                 while let Some(k) = key {
-                    let value = if k == "metadata" {
-                        map.next_value::<Metadata>()?.0
+                    if APART && k == "spec" {
+                        spec = Some(map.next_value_seed(SpecSeed)?);
                     } else {
-                        map.next_value::<Value>()?
-                    };
-                    out.insert(k.into_owned(), value);
+                        let value = if k == "metadata" {
+                            map.next_value::<Metadata>()?.0
+                        } else {
+                            map.next_value::<Value>()?
+                        };
+                        out.insert(k.into_owned(), value);
+                    }
                     key = map.next_key::<Key>()?.map(|k| k.0);
                 }
-                Ok(Object(Value::Object(out)))
+                let spec = APART.then(|| spec.unwrap_or_else(ReadSpec::absent));
+                Ok(Object(Value::Object(out), spec))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V::<APART>)
     }
 }
 
@@ -458,7 +494,7 @@ impl<'de> Deserialize<'de> for Annotations {
 }
 
 /// `request`: `None` when it is not an object.
-struct RequestField<'de>(Option<Request<'de>>);
+struct RequestField<'de, const APART: bool>(Option<Request<'de>>);
 
 impl Request<'static> {
     /// The fields of a `request` parsed as a `Value` (see [`RAW_VALUE_TOKEN`]).
@@ -479,26 +515,28 @@ impl Request<'static> {
             dry_run: m.get("dryRun").and_then(Value::as_bool),
             object: m.remove("object").unwrap_or(Value::Null),
             old_object: m.remove("oldObject").unwrap_or(Value::Null),
+            object_spec: None,
+            old_spec: None,
         })
     }
 }
 
-impl<'de> Deserialize<'de> for RequestField<'de> {
+impl<'de, const APART: bool> Deserialize<'de> for RequestField<'de, APART> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RequestField<'de>;
+        struct V<const APART: bool>;
+        impl<'de, const APART: bool> Visitor<'de> for V<APART> {
+            type Value = RequestField<'de, APART>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
             other_values!(RequestField(None));
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<RequestField<'de>, E> {
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<RequestField<'de, APART>, E> {
                 Ok(RequestField(None))
             }
             fn visit_map<A: MapAccess<'de>>(
                 self,
                 mut map: A,
-            ) -> Result<RequestField<'de>, A::Error> {
+            ) -> Result<RequestField<'de, APART>, A::Error> {
                 let mut key = match first_key::<A, Value>(&mut map)? {
                     Ok(key) => key,
                     Err(whole) => return Ok(RequestField(Request::from_value(whole))),
@@ -508,6 +546,8 @@ impl<'de> Deserialize<'de> for RequestField<'de> {
                     old_object: Value::Null,
                     ..Request::default()
                 };
+                // An absent object reads as `null`, which has no spec to read.
+                let (mut object_spec, mut old_spec) = (None, None);
                 while let Some(k) = key {
                     match &*k {
                         "uid" => r.uid = map.next_value::<Text>()?.0,
@@ -517,30 +557,36 @@ impl<'de> Deserialize<'de> for RequestField<'de> {
                         "name" => r.name = map.next_value::<Text>()?.0,
                         "namespace" => r.namespace = map.next_value::<Text>()?.0,
                         "dryRun" => r.dry_run = map.next_value::<Flag>()?.0,
-                        "object" => r.object = map.next_value::<Object>()?.0,
-                        "oldObject" => r.old_object = map.next_value::<Object>()?.0,
+                        "object" => {
+                            Object::<APART>(r.object, object_spec) = map.next_value()?;
+                        }
+                        "oldObject" => {
+                            Object::<APART>(r.old_object, old_spec) = map.next_value()?;
+                        }
                         _ => {
                             map.next_value::<Checked>()?;
                         }
                     }
                     key = map.next_key::<Key>()?.map(|k| k.0);
                 }
+                r.object_spec = object_spec;
+                r.old_spec = old_spec;
                 Ok(RequestField(Some(r)))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V::<APART>)
     }
 }
 
-impl<'de> Deserialize<'de> for Envelope<'de> {
+impl<'de, const APART: bool> Deserialize<'de> for Parsed<'de, APART> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
+        struct V<const APART: bool>;
         const NOT_AN_OBJECT: Envelope<'static> = Envelope::Read {
             api_version: None,
             kind: None,
             request: None,
         };
-        impl<'de> Visitor<'de> for V {
+        impl<'de, const APART: bool> Visitor<'de> for V<APART> {
             type Value = Envelope<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
@@ -559,7 +605,7 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
                     match &*k {
                         "apiVersion" => api_version = map.next_value::<Text>()?.0,
                         "kind" => kind = map.next_value::<Text>()?.0,
-                        "request" => request = map.next_value::<RequestField>()?.0,
+                        "request" => request = map.next_value::<RequestField<APART>>()?.0,
                         _ => {
                             map.next_value::<Checked>()?;
                         }
@@ -573,6 +619,11 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
                 })
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V::<APART>).map(Parsed)
     }
+}
+
+/// Parses an object's text as a review's `request.object` is parsed with its spec read apart.
+pub(super) fn parse_object(text: &str) -> Result<(Value, Option<ReadSpec>), serde_json::Error> {
+    serde_json::from_str::<Object<true>>(text).map(|o| (o.0, o.1))
 }

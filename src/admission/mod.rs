@@ -15,6 +15,7 @@
 mod envelope;
 mod request;
 mod response;
+mod spec;
 pub mod warnings;
 
 use serde_json::Value;
@@ -22,7 +23,7 @@ use serde_json::Value;
 pub use request::{AdmissionRequest, Operation, ReviewError, ReviewVersion};
 pub use response::{AdmissionResponse, DenialStatus};
 
-use crate::engine::{Change, Effect, Review, Settings, evaluate};
+use crate::engine::{Change, Effect, ReadSpecs, Review, Settings, evaluate_read};
 use crate::finding::RuleCode;
 use crate::topology::Topology;
 
@@ -125,10 +126,19 @@ pub struct Answer {
 }
 
 /// Answers a raw AdmissionReview body. Only what is read is built (see `envelope`): the
-/// object's metadata is reduced to the fields the engine reads while the body is parsed.
+/// object's metadata is reduced to the fields the engine reads while the body is parsed, and
+/// the objects' specs are read into what the engine reads (see `spec`). The few reviews the
+/// engine cannot judge from specs read that way (see [`ReadSpecs::for_change`]) are parsed
+/// again with the specs as `Value`s.
 pub fn review(body: &[u8], endpoint: Endpoint, ctx: Context<'_>) -> Result<Answer, ReviewError> {
-    let envelope = envelope::parse(body)?;
-    answer(AdmissionRequest::from_envelope(&envelope)?, endpoint, ctx)
+    let envelope = envelope::parse(body, envelope::Specs::Apart)?;
+    match answer(AdmissionRequest::from_envelope(&envelope)?, endpoint, ctx)? {
+        Judged::Answer(answer) => Ok(answer),
+        Judged::NeedsValues => {
+            let envelope = envelope::parse(body, envelope::Specs::InObject)?;
+            answer_with_values(AdmissionRequest::from_envelope(&envelope)?, endpoint, ctx)
+        }
+    }
 }
 
 /// Answers an AdmissionReview already parsed as a `Value`: the same answer as [`review`] gives
@@ -138,14 +148,54 @@ pub fn review_value(
     endpoint: Endpoint,
     ctx: Context<'_>,
 ) -> Result<Answer, ReviewError> {
-    answer(AdmissionRequest::read(review)?, endpoint, ctx)
+    answer_with_values(AdmissionRequest::read(review)?, endpoint, ctx)
+}
+
+/// Decodes an object's JSON text as [`review`] reads a review's object (its spec read apart,
+/// without a `Value`), for the tests that hold it to [`crate::decode::decode`] of the same text
+/// parsed into a `Value`: the same findings in the same order, malformed paths and typed spec.
+#[doc(hidden)]
+pub fn decode_object_text(text: &str) -> Result<crate::decode::Decoded, serde_json::Error> {
+    let (object, spec) = envelope::parse_object(text)?;
+    Ok(match (object.as_object(), spec) {
+        (Some(map), Some(spec)) => {
+            let mut decoded = crate::decode::decode_apart(map, &spec.found);
+            decoded.spec = spec.spec.into_typed();
+            decoded
+        }
+        _ => crate::decode::decode(&object),
+    })
+}
+
+/// An answer, or the word that the specs read apart are not enough for this review.
+enum Judged {
+    Answer(Answer),
+    NeedsValues,
+}
+
+/// Answers a request whose objects hold their specs.
+fn answer_with_values(
+    req: AdmissionRequest<'_>,
+    endpoint: Endpoint,
+    ctx: Context<'_>,
+) -> Result<Answer, ReviewError> {
+    let req = AdmissionRequest {
+        object_spec: None,
+        old_spec: None,
+        ..req
+    };
+    match answer(req, endpoint, ctx)? {
+        Judged::Answer(answer) => Ok(answer),
+        // Without specs read apart the objects are judged as they are.
+        Judged::NeedsValues => Err(ReviewError::NoRequest),
+    }
 }
 
 fn answer(
     req: AdmissionRequest<'_>,
     endpoint: Endpoint,
     ctx: Context<'_>,
-) -> Result<Answer, ReviewError> {
+) -> Result<Judged, ReviewError> {
     let mut summary = Summary {
         uid: req.uid.to_owned(),
         version: req.version,
@@ -174,13 +224,26 @@ fn answer(
         Err(skip) => {
             summary.verdict = Verdict::Skipped(skip);
             let body = AdmissionResponse::allow(req.uid).into_review(req.version);
-            return Ok(Answer { body, summary });
+            return Ok(Judged::Answer(Answer { body, summary }));
         }
     };
 
+    // With the specs read apart, the objects hold none: either the read specs are enough,
+    // or the review needs its objects whole. A review read whole has no read specs.
+    let read = match req.object_spec {
+        Some(spec) => match ReadSpecs::for_change(change, spec, req.old_spec) {
+            Some(read) => Some(read),
+            None => return Ok(Judged::NeedsValues),
+        },
+        None if req.old_spec.is_some() && matches!(change, Change::Update { .. }) => {
+            return Ok(Judged::NeedsValues);
+        }
+        None => None,
+    };
     let this = req.identity();
-    let eval = evaluate(
+    let eval = evaluate_read(
         &Review::new(change, req.object, &this),
+        read,
         Some(ctx.topology),
         ctx.settings,
     );
@@ -208,8 +271,8 @@ fn answer(
         Verdict::Denied
     };
     summary.patched = response.has_patch();
-    Ok(Answer {
+    Ok(Judged::Answer(Answer {
         body: response.into_review(req.version),
         summary,
-    })
+    }))
 }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::envelope::Envelope;
 
 use crate::api::{NETWORKING_GROUP, ObjectRef};
+use crate::decode::slots::ReadSpec;
 
 /// The AdmissionReview versions the API server can send (`admissionReviewVersions`). The answer
 /// must be in the version received: the API server decodes it with the version it sent.
@@ -115,6 +116,10 @@ pub struct AdmissionRequest<'a> {
     pub object: &'a Value,
     /// `request.oldObject`; `null` on CREATE and CONNECT.
     pub old_object: &'a Value,
+    /// The objects' specs when they were read apart from the text; `object` and `old_object`
+    /// then have no `spec` key.
+    pub object_spec: Option<&'a ReadSpec>,
+    pub old_spec: Option<&'a ReadSpec>,
 }
 
 static NULL: Value = Value::Null;
@@ -158,6 +163,8 @@ impl<'a> AdmissionRequest<'a> {
                 .unwrap_or(false),
             object,
             old_object: request.get("oldObject").unwrap_or(&NULL),
+            object_spec: None,
+            old_spec: None,
         }
         .with_kind(kind))
     }
@@ -197,6 +204,8 @@ impl<'a> AdmissionRequest<'a> {
             dry_run: request.dry_run.unwrap_or(false),
             object: &request.object,
             old_object: &request.old_object,
+            object_spec: request.object_spec.as_ref(),
+            old_spec: request.old_spec.as_ref(),
         }
         .with_kind(
             request
