@@ -6,7 +6,8 @@
 //!
 //! With `EVALUATE_COUNT=n` it only runs the evaluation `n` times, and with `REVIEW_COUNT=n` it
 //! only answers the fixture `n` times on `/mutate` and `n` times on `/validate`, untimed, for an
-//! instruction count that does not depend on the machine's load (the commands are in
+//! instruction count that does not depend on the machine's load (`REVIEW_LARGE` and
+//! `REVIEW_UPDATE` choose the review; the commands are in
 //! docs/performance.md).
 
 use std::hint::black_box;
@@ -209,11 +210,30 @@ fn count_only(n: usize) {
         Ok(_) => large_review(7_000),
         Err(_) => fixture(),
     };
+    // `REVIEW_UPDATE=1` makes it an UPDATE that keeps the object; `REVIEW_UPDATE=unknown`
+    // adds a key the API does not define to both specs, which judges it from `Value`s.
+    let body = match std::env::var("REVIEW_UPDATE").as_deref() {
+        Ok(unknown) => as_update(&body, unknown == "unknown"),
+        Err(_) => body,
+    };
     for _ in 0..n {
         for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
             black_box(answer_once(&body, endpoint, ctx));
         }
     }
+}
+
+/// `body` as an UPDATE whose old object is the object, with an unknown spec key in both when
+/// `unknown`.
+fn as_update(body: &[u8], unknown: bool) -> Vec<u8> {
+    let mut review: Value = serde_json::from_slice(body).expect("a review");
+    let request = &mut review["request"];
+    request["operation"] = json!("UPDATE");
+    if unknown {
+        request["object"]["spec"]["hostnme"] = json!("x");
+    }
+    request["oldObject"] = request["object"].clone();
+    serde_json::to_vec(&review).expect("a review")
 }
 
 #[inline(never)]
