@@ -405,3 +405,61 @@ fn in_key_order(mut marks: Vec<Mark<'_>>, start: usize, start_malformed: usize, 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field the shape tables define below `spec` has a slot, so a field added to the
+    /// tables cannot be checked but silently not read.
+    #[test]
+    fn every_field_of_the_spec_shape_has_a_slot() {
+        fn walk(shape: &Shape, target: &mut dyn Target, path: &str) {
+            match shape {
+                Shape::Object(fields) => {
+                    target.object();
+                    for (key, shape) in *fields {
+                        let field = target.field(key);
+                        assert!(field.is_some(), "no slot for {path}.{key}");
+                        if let Some(field) = field {
+                            walk(shape, field, &format!("{path}.{key}"));
+                        }
+                    }
+                }
+                Shape::Array(item) => {
+                    target.list();
+                    let slot = target.item();
+                    assert!(slot.is_some(), "no slot for the items of {path}");
+                    if let Some(slot) = slot {
+                        walk(item, slot, &format!("{path}[0]"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut spec = Slot::<SpecFields>::Absent;
+        walk(&SPEC, &mut spec, "spec");
+        assert!(
+            matches!(&spec, Slot::Set(s) if s.failover_services.get().is_some_and(|v| v.len() == 1))
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_value_and_only_its_findings() {
+        let text = r#"{"port": {"prot": 1}, "hostname": 5, "port": {"port": 80}, "hostname": "a", "zz": 1, "zz": 2, "aa": 0}"#;
+        let read = SpecSeed
+            .deserialize(&mut serde_json::Deserializer::from_str(text))
+            .unwrap();
+        let fields: Vec<_> = read
+            .found
+            .findings
+            .iter()
+            .map(|f| f.field.to_string())
+            .collect();
+        assert_eq!(fields, ["spec.aa", "spec.zz"]);
+        assert!(read.found.malformed.is_empty());
+        let spec = read.spec.into_typed();
+        assert_eq!(spec.hostname.as_deref(), Some("a"));
+        assert_eq!(spec.port.and_then(|p| p.port), Some(80.into()));
+    }
+}
