@@ -160,7 +160,8 @@ impl Service<'_> {
                 + self.namespace.len()
                 + self.cluster.len()
                 + after.len()
-                + 12,
+                + ".".len()
+                + " in cluster ".len(),
         );
         s.push_str(before);
         s.push_str(self.name);
