@@ -34,10 +34,14 @@ fn repeats_with<K: Ord + Hash>(
         .enumerate()
         .map(|(at, (k, _))| (hasher.hash_one(k), at))
         .collect();
-    order.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| keyed.get(a.1).cmp(&keyed.get(b.1)))
-    });
+    // Integers first, which sorts fastest; then, within each run of equal hashes (nearly
+    // always a single entry), by key and position.
+    order.sort_unstable();
+    for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            run.sort_unstable_by(|a, b| keyed.get(a.1).cmp(&keyed.get(b.1)));
+        }
+    }
     let mut out = Vec::new();
     let mut run: Option<(u64, &(K, usize))> = None;
     for (hash, at) in order {
