@@ -195,6 +195,12 @@ fn bench_review(c: &mut Criterion) {
             b.iter(|| admission::review(black_box(body), endpoint, ctx))
         });
     }
+    // What the parse-and-echo baseline does before it answers: the body into a generic value.
+    for (name, body) in [("fixture_parse_only", &body), ("1mib_parse_only", &large)] {
+        group.bench_function(BenchmarkId::new(name, body.len()), |b| {
+            b.iter(|| serde_json::from_slice::<Value>(black_box(body)).map(|v| v.is_object()))
+        });
+    }
     group.finish();
 }
 
