@@ -665,6 +665,38 @@ fn what_is_skipped_is_still_checked_as_a_value_would_be() {
             true,
         ),
         ("/request/userInfo", depth_past_the_limit.as_str(), true),
+        // Annotations the engine does not read are skipped without being unescaped; whatever
+        // that skip cannot vouch for is read as a `Value` instead.
+        (
+            "/request/object/metadata/annotations",
+            "{\"a\":\"x\\ud800\"}",
+            true,
+        ),
+        (
+            "/request/object/metadata/annotations",
+            "{\"a\":\"\\udc00\"}",
+            true,
+        ),
+        (
+            "/request/object/metadata/annotations",
+            "{\"a\":\"\\ud83d\\ude00 \\u0041 \\\\u12 \\\"\\\\\\/\"}",
+            false,
+        ),
+        (
+            "/request/object/metadata/annotations",
+            "{\"a\":[1e400]}",
+            true,
+        ),
+        (
+            "/request/object/metadata/annotations",
+            "{\"a\":{\"b\":-0.5e10}}",
+            false,
+        ),
+        (
+            "/request/object/metadata/annotations",
+            &format!("{{\"a\":{depth_past_the_limit}}}"),
+            true,
+        ),
         ("/request/object/metadata/managedFields", "[[[[1]]]]", false),
         (
             "/request/object/metadata/labels",

@@ -79,16 +79,42 @@ pub(super) enum Specs {
     InObject,
 }
 
-/// Parses a body. Errors are serde_json's, as parsing the body into a `Value` reports them.
-///
-/// The body is checked to be UTF-8 once, as a whole, and then parsed as text, which checks no
-/// string again; a body that is not UTF-8 is parsed as bytes only to report where it breaks,
-/// with the line and column a full parse gives.
-pub(super) fn parse(body: &[u8], specs: Specs) -> Result<Envelope<'_>, serde_json::Error> {
-    match (std::str::from_utf8(body), specs) {
-        (Ok(text), Specs::Apart) => serde_json::from_str::<Parsed<'_, true>>(text).map(|p| p.0),
-        (Ok(text), Specs::InObject) => serde_json::from_str::<Parsed<'_, false>>(text).map(|p| p.0),
-        (Err(_), _) => serde_json::from_slice::<Parsed<'_, false>>(body).map(|p| p.0),
+/// Parses a body, already checked to be UTF-8 as a whole (so that no string is checked again).
+/// Errors are serde_json's, as parsing the body into a `Value` reports them, except the one
+/// [`wants_value`] recognises.
+pub(super) fn parse(text: &str, specs: Specs) -> Result<Envelope<'_>, serde_json::Error> {
+    match specs {
+        Specs::Apart => serde_json::from_str::<Parsed<'_, true>>(text).map(|p| p.0),
+        Specs::InObject => serde_json::from_str::<Parsed<'_, false>>(text).map(|p| p.0),
+    }
+}
+
+/// The message of the error [`Unread`] gives for a value it cannot check cheaply.
+const READ_AS_VALUE: &str = "this review is to be read as a Value";
+
+/// Whether parsing stopped because a value could not be checked cheaply: the review is then to
+/// be read as a `Value`, which gives the exact answer or refusal.
+pub(super) fn wants_value(e: &serde_json::Error) -> bool {
+    e.is_data() && e.to_string().starts_with(READ_AS_VALUE)
+}
+
+/// The value of an annotation the engine does not read: the last-applied configuration above
+/// all, often most of a large review and mostly `\"` escapes, which reading it as a string
+/// would unescape one by one. It is skipped instead, with the checks a `Value` parse makes:
+/// serde_json's skip checks the syntax, every escape and control characters, and the text is
+/// UTF-8 (the body was checked whole). What the skip does not check is that a `\u` escape pairs
+/// its surrogates, nor numbers' ranges and the nesting depth inside a value that is not a
+/// string. Such a value is not judged here: the review is read again as a `Value`.
+struct Unread;
+
+impl<'de> Deserialize<'de> for Unread {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <&'de serde_json::value::RawValue>::deserialize(d)?.get();
+        if text.starts_with('"') && !text.contains("\\u") {
+            Ok(Unread)
+        } else {
+            Err(de::Error::custom(READ_AS_VALUE))
+        }
     }
 }
 
@@ -482,7 +508,7 @@ impl<'de> Deserialize<'de> for Annotations {
                     if k == skip::ANNOTATION {
                         out.insert(k.into_owned(), map.next_value::<Value>()?);
                     } else {
-                        map.next_value::<Checked>()?;
+                        map.next_value::<Unread>()?;
                     }
                     key = map.next_key::<Key>()?.map(|k| k.0);
                 }

@@ -131,14 +131,31 @@ pub struct Answer {
 /// engine cannot judge from specs read that way (see [`ReadSpecs::for_change`]) are parsed
 /// again with the specs as `Value`s.
 pub fn review(body: &[u8], endpoint: Endpoint, ctx: Context<'_>) -> Result<Answer, ReviewError> {
-    let envelope = envelope::parse(body, envelope::Specs::Apart)?;
+    // A body that is not UTF-8 is refused whatever it holds; reading it as a `Value` reports
+    // where it breaks, as a full parse does.
+    let Ok(text) = std::str::from_utf8(body) else {
+        return review_as_value(body, endpoint, ctx);
+    };
+    let envelope = match envelope::parse(text, envelope::Specs::Apart) {
+        Err(e) if envelope::wants_value(&e) => return review_as_value(body, endpoint, ctx),
+        parsed => parsed?,
+    };
     match answer(AdmissionRequest::from_envelope(&envelope)?, endpoint, ctx)? {
         Judged::Answer(answer) => Ok(answer),
         Judged::NeedsValues => {
-            let envelope = envelope::parse(body, envelope::Specs::InObject)?;
+            let envelope = envelope::parse(text, envelope::Specs::InObject)?;
             answer_with_values(AdmissionRequest::from_envelope(&envelope)?, endpoint, ctx)
         }
     }
+}
+
+/// [`review`] for the bodies its reader leaves to a `Value`.
+fn review_as_value(
+    body: &[u8],
+    endpoint: Endpoint,
+    ctx: Context<'_>,
+) -> Result<Answer, ReviewError> {
+    review_value(&serde_json::from_slice::<Value>(body)?, endpoint, ctx)
 }
 
 /// Answers an AdmissionReview already parsed as a `Value`: the same answer as [`review`] gives
@@ -156,7 +173,12 @@ pub fn review_value(
 /// parsed into a `Value`: the same findings in the same order, malformed paths and typed spec.
 #[doc(hidden)]
 pub fn decode_object_text(text: &str) -> Result<crate::decode::Decoded, serde_json::Error> {
-    let (object, spec) = envelope::parse_object(text)?;
+    let (object, spec) = match envelope::parse_object(text) {
+        Err(e) if envelope::wants_value(&e) => {
+            return Ok(crate::decode::decode(&serde_json::from_str(text)?));
+        }
+        parsed => parsed?,
+    };
     Ok(match (object.as_object(), spec) {
         (Some(map), Some(spec)) => {
             let mut decoded = crate::decode::decode_apart(map, &spec.found);
