@@ -684,7 +684,23 @@ fn what_is_skipped_is_still_checked_as_a_value_would_be() {
         ),
         (
             "/request/object/metadata/annotations",
+            "{\"a\":\"\\u003c\\u0026\\u003E \\uD83D\\uDE00\"}",
+            false,
+        ),
+        (
+            "/request/object/metadata/annotations",
+            "{\"a\":\"\\uDBFF\\u0041\"}",
+            true,
+        ),
+        (
+            "/request/object/metadata/annotations",
             "{\"a\":[1e400]}",
+            true,
+        ),
+        // A `Value` parse stops at the token's value; the skip would stop at the comma.
+        (
+            "/request/object/metadata/annotations",
+            "{\"a\":{\"$serde_json::private::RawValue\":null,}}",
             true,
         ),
         (

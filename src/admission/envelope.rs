@@ -104,13 +104,21 @@ pub(super) fn wants_value(e: &serde_json::Error) -> bool {
 /// serde_json's skip checks the syntax, every escape and control characters, and the text is
 /// UTF-8 (the body was checked whole). What the skip does not check is that a `\u` escape pairs
 /// its surrogates, nor numbers' ranges and the nesting depth inside a value that is not a
-/// string. Such a value is not judged here: the review is read again as a `Value`.
+/// string. A value that might hold either, or that the skip refuses, is not judged here: the
+/// review is read again as a `Value`.
 struct Unread;
 
 impl<'de> Deserialize<'de> for Unread {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <&'de serde_json::value::RawValue>::deserialize(d)?.get();
-        if text.starts_with('"') && !text.contains("\\u") {
+        // Where the skip fails, a `Value` parse may fail earlier or otherwise (it reads
+        // serde_json's raw-value token, numbers and depth as it goes): it says how.
+        let Ok(raw) = <&'de serde_json::value::RawValue>::deserialize(d) else {
+            return Err(de::Error::custom(READ_AS_VALUE));
+        };
+        let text = raw.get();
+        // A surrogate's escape is `\\u` then `d` or `D` (U+D800 to U+DFFF): only those can be
+        // unpaired. (`\\u003c` and the like, which Go writes for `<`, `>` and `&`, cannot.)
+        if text.starts_with('"') && !text.contains("\\ud") && !text.contains("\\uD") {
             Ok(Unread)
         } else {
             Err(de::Error::custom(READ_AS_VALUE))
