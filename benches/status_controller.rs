@@ -21,18 +21,18 @@ use std::time::{Duration, Instant};
 
 use failover_webhook::api::{Kind, ObjectRef};
 use failover_webhook::controller::reverse::{Affected, ReverseIndex};
-use failover_webhook::controller::{
-    ControllerMetrics, LeaseSettings, Outcome, StatusController, dependencies,
-};
+use failover_webhook::controller::{LeaseSettings, Outcome, dependencies};
 use failover_webhook::engine::{self, Change, Review, Settings};
 use failover_webhook::serve::install_crypto_provider;
-use failover_webhook::topology::watch::{Changed, LiveTopology, WatchMetrics};
-use failover_webhook::topology::{SharedTopology, Topology, decode};
+use failover_webhook::topology::watch::Changed;
+use failover_webhook::topology::{Topology, decode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 #[path = "../tests/common/apiserver.rs"]
 mod apiserver;
+#[path = "../tests/common/controller.rs"]
+mod controller;
 #[path = "../tests/common/pki.rs"]
 mod pki;
 #[path = "../tests/common/scale.rs"]
@@ -258,30 +258,16 @@ async fn through_the_api(steady: Duration) {
     api.set_page(500);
     api.preload(topology_objects());
     api.preload((0..FAILOVER_SERVICES).map(failover_service));
-    let client = api.client().await;
     let stop = CancellationToken::new();
-    let shared = SharedTopology::new(Topology::empty());
-    let live = LiveTopology::start(
-        client.clone(),
-        shared.clone(),
-        WatchMetrics::new(),
-        stop.clone(),
-    );
-    let m = ControllerMetrics::new();
-    let controller = StatusController {
-        client,
-        topology: shared,
-        live,
-        settings: Settings::default(),
-        lease: LeaseSettings {
-            namespace: NS.to_owned(),
-            name: "failover-webhook-status".to_owned(),
-            identity: "bench".to_owned(),
-            duration_seconds: 15,
-            grace_seconds: 5,
-        },
-        metrics: m.clone(),
+    let lease = LeaseSettings {
+        namespace: NS.to_owned(),
+        name: "failover-webhook-status".to_owned(),
+        identity: "bench".to_owned(),
+        duration_seconds: 15,
+        grace_seconds: 5,
     };
+    let controller = controller::for_api(&api, lease, &stop).await;
+    let m = controller.metrics.clone();
     let started = Instant::now();
     tokio::spawn(controller.run(stop.clone()));
     until("the initial writes", || {

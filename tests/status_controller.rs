@@ -14,12 +14,10 @@ use common::metrics::{scrape, value};
 use common::pki::Pki;
 use common::server::{Process, eventually, spawn_serve_with_env};
 use failover_webhook::controller::{
-    ControllerMetrics, FIELD_MANAGER, LeaseSettings, Outcome, StatusController, lease_field_manager,
+    ControllerMetrics, FIELD_MANAGER, LeaseSettings, Outcome, lease_field_manager,
 };
-use failover_webhook::engine::Settings;
 use failover_webhook::serve::install_crypto_provider;
-use failover_webhook::topology::watch::{LiveTopology, WatchMetrics};
-use failover_webhook::topology::{EMBEDDED_YAML, SharedTopology, Topology};
+use failover_webhook::topology::EMBEDDED_YAML;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -68,31 +66,16 @@ impl Drop for Replica {
 }
 
 async fn replica(api: &FakeApi, identity: &str, duration_seconds: u64) -> Replica {
-    install_crypto_provider();
-    let client = api.client().await;
     let stop = CancellationToken::new();
-    let shared = SharedTopology::new(Topology::empty());
-    let live = LiveTopology::start(
-        client.clone(),
-        shared.clone(),
-        WatchMetrics::new(),
-        stop.clone(),
-    );
-    let metrics = ControllerMetrics::new();
-    let controller = StatusController {
-        client,
-        topology: shared,
-        live,
-        settings: Settings::default(),
-        lease: LeaseSettings {
-            namespace: NS.to_owned(),
-            name: LEASE.to_owned(),
-            identity: identity.to_owned(),
-            duration_seconds,
-            grace_seconds: 1,
-        },
-        metrics: metrics.clone(),
+    let lease = LeaseSettings {
+        namespace: NS.to_owned(),
+        name: LEASE.to_owned(),
+        identity: identity.to_owned(),
+        duration_seconds,
+        grace_seconds: 1,
     };
+    let controller = common::controller::for_api(api, lease, &stop).await;
+    let metrics = controller.metrics.clone();
     tokio::spawn(controller.run(stop.clone()));
     Replica { metrics, stop }
 }

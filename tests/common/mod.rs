@@ -5,6 +5,7 @@
 pub mod apiserver;
 pub mod client;
 pub mod contract;
+pub mod controller;
 pub mod fixtures;
 pub mod held;
 pub mod metrics;
