@@ -21,11 +21,8 @@ SECONDS_PER_RUN=${DURATION:-20}   # per run
 PORT=${PORT:-18643}
 FIXTURE=tests/fixtures/admission/01-create-v1.request.json
 
-echo "== building (release)"
-cargo build --release --bin failover-webhook
-built=$(cargo bench --no-run --bench latency 2>&1 | tee /dev/stderr)
-LATENCY=$(grep -o 'target/release/deps/latency-[0-9a-f]*' <<<"$built" | tail -1)
-WEBHOOK=target/release/failover-webhook
+. scripts/lib/release-build.sh
+build_release latency
 
 work=$(mktemp -d)
 pid=

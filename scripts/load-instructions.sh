@@ -23,11 +23,8 @@ for tool in valgrind h2load curl; do
     command -v "$tool" >/dev/null || { echo "load-instructions.sh: $tool not found" >&2; exit 2; }
 done
 
-echo "== building (release)"
-cargo build --release --bin failover-webhook
-built=$(cargo bench --no-run --bench noop_server 2>&1 | tee /dev/stderr)
-NOOP=$(grep -o 'target/release/deps/noop_server-[0-9a-f]*' <<<"$built" | tail -1)
-WEBHOOK=target/release/failover-webhook
+. scripts/lib/release-build.sh
+build_release noop_server
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -67,8 +64,8 @@ per_request() { # protocol path name server...
 
 echo "== instructions per request ($((LONG - SHORT)) requests; body $(wc -c <"$BODY") bytes)"
 for proto in $PROTOCOLS; do
-    per_request "$proto" /validate noop "$NOOP" --listen "127.0.0.1:$PORT" "${tls[@]}"
-    per_request "$proto" /validate parse-and-echo "$NOOP" --parse --listen "127.0.0.1:$PORT" "${tls[@]}"
+    per_request "$proto" /validate noop "$NOOP_SERVER" --listen "127.0.0.1:$PORT" "${tls[@]}"
+    per_request "$proto" /validate parse-and-echo "$NOOP_SERVER" --parse --listen "127.0.0.1:$PORT" "${tls[@]}"
     for path in /validate /mutate; do
         per_request "$proto" "$path" webhook "$WEBHOOK" serve --listen "127.0.0.1:$PORT" \
             --probe-listen "127.0.0.1:$((PORT + 2))" "${tls[@]}"

@@ -31,12 +31,8 @@ for tool in h2load curl; do
     command -v "$tool" >/dev/null || { echo "load.sh: $tool not found" >&2; exit 2; }
 done
 
-echo "== building (release)"
-cargo build --release --bin failover-webhook
-built=$(cargo bench --no-run --bench noop_server --bench latency 2>&1 | tee /dev/stderr)
-NOOP=$(grep -o 'target/release/deps/noop_server-[0-9a-f]*' <<<"$built" | tail -1)
-LATENCY=$(grep -o 'target/release/deps/latency-[0-9a-f]*' <<<"$built" | tail -1)
-WEBHOOK=target/release/failover-webhook
+. scripts/lib/release-build.sh
+build_release noop_server latency
 
 work=$(mktemp -d)
 pids=()
@@ -51,10 +47,10 @@ trap cleanup EXIT
 "$WEBHOOK" serve --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$((PORT + 2))" \
     --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" 2>"$work/webhook.log" &
 pids+=($!); webhook_pid=$!
-"$NOOP" --listen "127.0.0.1:$((PORT + 1))" \
+"$NOOP_SERVER" --listen "127.0.0.1:$((PORT + 1))" \
     --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" 2>"$work/noop.log" &
 pids+=($!); noop_pid=$!
-"$NOOP" --parse --listen "127.0.0.1:$((PORT + 3))" \
+"$NOOP_SERVER" --parse --listen "127.0.0.1:$((PORT + 3))" \
     --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" 2>"$work/parse.log" &
 pids+=($!); parse_pid=$!
 
