@@ -407,3 +407,93 @@ fn the_skip_rules_annotation_is_honoured_and_its_typos_reported() {
         stderr(&o)
     );
 }
+
+/// The one line `check` prints when it cannot give a verdict, pinned byte for byte: scripts
+/// match on it.
+#[test]
+fn an_error_is_one_line_naming_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "kind: ConfigMap\n---\nkind: [oops\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    let cm = dir.path().join("cm.yaml");
+    std::fs::write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    )
+    .unwrap();
+    let line = |args: &[&str]| {
+        let o = check(args);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let err = stderr(&o);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("failover-webhook: error: "))
+            .map(str::to_owned);
+        line.unwrap_or_else(|| panic!("no error line in {err}"))
+    };
+    assert_eq!(
+        line(&["does/not/exist.yaml"]),
+        "failover-webhook: error: does/not/exist.yaml: No such file or directory (os error 2)"
+    );
+    let malformed = line(&[bad]);
+    assert!(
+        malformed.starts_with(&format!(
+            "failover-webhook: error: {bad} (document 2): malformed YAML: "
+        )),
+        "{malformed}"
+    );
+    let snapshot = line(&["--snapshot", bad, "examples/valid"]);
+    assert!(
+        snapshot.starts_with(&format!(
+            "failover-webhook: error: {bad} (document 2): malformed YAML: "
+        )),
+        "{snapshot}"
+    );
+    assert_eq!(
+        line(&[cm.to_str().unwrap()]),
+        "failover-webhook: error: no FailoverService (networking.smh.solo.io) found in the given \
+         paths; pass --allow-empty if that is expected"
+    );
+}
+
+/// A report that cannot be written is an error; a reader closing the pipe is not.
+#[test]
+fn a_report_that_cannot_be_written_is_an_error() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = bin()
+        .args(["check", "--output", "json", "examples/valid"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).ends_with(
+            "failover-webhook: error: writing the report: No space left on device (os error 28)\n"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `--kube` without any cluster configuration says so before listing anything.
+#[test]
+fn kube_without_a_cluster_configuration_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["check", "--kube", "examples/valid"])
+        .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("failover-webhook: error: --kube: no cluster configuration: "),
+        "{}",
+        stderr(&o)
+    );
+}
