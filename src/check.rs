@@ -3,6 +3,7 @@
 //! FailoverService the webhook would never judge), 2 usage or input error, or no FailoverService
 //! found at all without `--allow-empty`. The report's formats live in [`output`].
 
+mod error;
 pub mod output;
 
 use std::fmt;
@@ -18,6 +19,8 @@ use crate::engine::{self, Change, Effect, Review, Settings};
 use crate::finding::{FieldPath, RuleCode};
 use crate::manifest::{self, Document};
 use crate::topology::{Topology, TopologyBuilder, snapshot};
+
+pub(crate) use error::CheckError;
 
 /// What a reported finding is about: one of the webhook's rules, or an object `check` cannot
 /// judge because the webhook never would.
@@ -285,39 +288,38 @@ pub fn check_documents(
 pub fn run(args: &CheckArgs) -> ExitCode {
     match run_inner(args) {
         Ok(code) => code,
-        Err(message) => {
-            let _ = writeln!(io::stderr(), "failover-webhook: error: {message}");
+        // The message already ends with its sources' text: the chain is not printed again.
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "failover-webhook: error: {e}");
             ExitCode::from(2)
         }
     }
 }
 
 /// Lists the topology once from the current cluster context.
-fn list_from_cluster() -> Result<Topology, String> {
+fn list_from_cluster() -> Result<Topology, CheckError> {
     crate::serve::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start: {e}"))?;
+        .map_err(CheckError::Runtime)?;
     runtime.block_on(async {
-        let client = crate::serve::kube_client()
-            .await
-            .map_err(|e| e.to_string())?;
+        let client = crate::serve::kube_client().await?;
         crate::topology::watch::list_once(client)
             .await
-            .map_err(|e| format!("--kube: listing the topology: {e}"))
+            .map_err(CheckError::List)
     })
 }
 
-fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
-    let read = manifest::read_tree_with_positions(&args.paths).map_err(|e| e.to_string())?;
+fn run_inner(args: &CheckArgs) -> Result<ExitCode, CheckError> {
+    let read = manifest::read_tree_with_positions(&args.paths)?;
     let docs = read.documents;
     let topology = if args.kube {
         Some(TopologyBuilder::from(list_from_cluster()?))
     } else if args.topology.snapshot.is_empty() {
         None
     } else {
-        Some(snapshot::load_builder(&args.topology.snapshot).map_err(|e| e.to_string())?)
+        Some(snapshot::load_builder(&args.topology.snapshot)?)
     };
     let skipped_topology_rules = topology.is_none();
     let report = check_documents(&docs, topology, &args.rules.settings());
@@ -328,7 +330,7 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
     if let Err(e) = written
         && e.kind() != io::ErrorKind::BrokenPipe
     {
-        return Err(format!("writing the report: {e}"));
+        return Err(CheckError::Write(e));
     }
 
     let mut err = io::stderr().lock();
@@ -366,11 +368,7 @@ fn run_inner(args: &CheckArgs) -> Result<ExitCode, String> {
         );
     }
     if report.objects == 0 && !args.allow_empty {
-        return Err(
-            "no FailoverService (networking.smh.solo.io) found in the given paths; \
-             pass --allow-empty if that is expected"
-                .to_owned(),
-        );
+        return Err(CheckError::NothingChecked);
     }
     Ok(if report.denied > 0 || report.not_judged > 0 {
         ExitCode::from(1)
@@ -415,6 +413,44 @@ spec:
             manifest::parse("embedded", crate::topology::EMBEDDED_YAML).unwrap(),
         )
         .unwrap()
+    }
+
+    fn check_args(args: &[&str]) -> CheckArgs {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["failover-webhook", "check"].iter().chain(args))
+            .unwrap();
+        match cli.command {
+            crate::cli::Command::Check(c) => c,
+            other => panic!("not check: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn input_errors_stop_the_check_with_their_typed_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.yaml");
+        let missing = missing.to_str().unwrap();
+        let e = run_inner(&check_args(&[missing])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CheckError::Manifests(manifest::ManifestError::Read { .. })
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("{missing}: No such file or directory (os error 2)")
+        );
+        assert!(std::error::Error::source(&e).is_some());
+
+        let e = run_inner(&check_args(&["--snapshot", missing, "examples/valid"])).unwrap_err();
+        assert!(matches!(e, CheckError::Snapshot(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("{missing}: No such file or directory (os error 2)")
+        );
+        assert!(std::error::Error::source(&e).is_some());
     }
 
     #[test]
