@@ -207,17 +207,29 @@ mod tests {
     }
 
     /// The index the generic reader builds: every value tree first, then the index.
-    fn generic(file: &str, text: &str) -> Result<Topology, String> {
+    fn generic(file: &str, text: &str) -> Result<Topology, SnapshotError> {
         manifest::parse(file, text)
             .map_err(SnapshotError::from)
             .and_then(from_documents)
-            .map_err(|e| e.to_string())
     }
 
-    fn streamed(dir: &std::path::Path, text: &str) -> Result<Topology, String> {
+    fn streamed(dir: &std::path::Path, text: &str) -> Result<Topology, SnapshotError> {
         let file = dir.join("snap.json");
         std::fs::write(&file, text).unwrap();
-        load(&[file]).map_err(|e| e.to_string())
+        load(&[file])
+    }
+
+    /// What a caller can tell of an error: its message, the variant, and each source's text.
+    fn seen(e: &SnapshotError) -> (String, &'static str, Vec<String>) {
+        let variant = match e {
+            SnapshotError::Manifest(ManifestError::Read { .. }) => "read",
+            SnapshotError::Manifest(ManifestError::Parse { .. }) => "parse",
+            SnapshotError::Object { .. } => "object",
+        };
+        let sources = std::iter::successors(std::error::Error::source(e), |s| s.source())
+            .map(ToString::to_string)
+            .collect();
+        (e.to_string(), variant, sources)
     }
 
     const MS: &str = r#"{"apiVersion": "discovery.smh.solo.io/v1alpha1", "kind": "MeshService",
@@ -264,36 +276,54 @@ mod tests {
             (
                 format!("{MS}\n{{\"kind\": "),
                 "(document 2): malformed JSON: ",
+                "parse",
             ),
             // A List item that is not an object.
             (
                 format!(r#"{{"kind": "List", "items": [{MS}, 5]}}"#),
                 "(document 1, item 2): a List item must be an object",
+                "parse",
             ),
             // A List whose items are not a list.
             (
                 r#"{"kind": "List", "items": {"a": 1}}"#.to_owned(),
                 "(document 1): `items` of a List must be a list",
+                "parse",
             ),
             // A document that is not an object.
             (
                 format!("{MS}\n[1]"),
                 "(document 2): a manifest document must be an object",
+                "parse",
             ),
             // A field of the wrong shape, inside a List and on its own.
             (
                 format!(r#"{{"kind": "List", "items": [{MS}, {bad_ms}]}}"#),
                 "(document 1, item 2): MeshService smh/s: invalid type: integer `3`",
+                "object",
             ),
             (
                 format!("{MS}\n{bad_ms}"),
                 "(document 2): MeshService smh/s: invalid type: integer `3`",
+                "object",
             ),
         ];
-        for (text, expected) in cases {
+        for (text, expected, variant) in cases {
             let s = streamed(dir.path(), &text).unwrap_err();
-            assert_eq!(s, generic(&path, &text).unwrap_err(), "{text}");
-            assert!(s.starts_with(&format!("{path} {expected}")), "{s}");
+            let g = generic(&path, &text).unwrap_err();
+            assert_eq!(seen(&s), seen(&g), "{text}");
+            let (message, got, sources) = seen(&s);
+            assert!(
+                message.starts_with(&format!("{path} {expected}")),
+                "{message}"
+            );
+            assert_eq!(got, variant, "{message}");
+            if got == "object" {
+                // The object's error, then serde's: kept, and shown once, at the end.
+                assert_eq!(sources.len(), 2, "{sources:?}");
+                assert!(message.ends_with(&sources[0]), "{message}");
+                assert!(sources[0].ends_with(&sources[1]), "{sources:?}");
+            }
         }
     }
 
