@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 use super::deadline::TimeoutError;
-use super::tls::CertError;
+use super::tls::{CertError, ClientCaError};
 use crate::admission::ReviewError;
 use crate::topology::snapshot::SnapshotError;
 
@@ -29,8 +29,12 @@ pub enum Error {
     #[error("serving certificate: {0}")]
     Certificate(#[from] CertError),
     /// `--client-ca` could not be read or holds no usable CA certificate.
-    #[error("client CA {path}: {reason}")]
-    ClientCa { path: PathBuf, reason: String },
+    #[error("client CA {path}: {source}")]
+    ClientCa {
+        path: PathBuf,
+        #[source]
+        source: ClientCaError,
+    },
     /// rustls refused the TLS configuration.
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),

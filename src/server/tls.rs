@@ -48,15 +48,21 @@ pub enum CertError {
     #[error("{path}: no PEM private key found")]
     NoKey { path: PathBuf },
     /// A PEM block is malformed.
-    #[error("{path}: {reason}")]
-    Pem { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Pem {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
     /// The key is of a type the provider cannot sign with, or it does not belong to the
     /// certificate (as when a rotation has replaced one file but not yet the other).
-    #[error("key {key} does not fit certificate {cert}: {reason}")]
+    #[error("key {key} does not fit certificate {cert}: {source}")]
     Mismatch {
         cert: PathBuf,
         key: PathBuf,
-        reason: String,
+        /// Boxed: rustls's error is large, and this one is rare.
+        #[source]
+        source: Box<rustls::Error>,
     },
     /// The key belongs to a later certificate of the chain: the file lists the CA or an
     /// intermediate before the serving certificate. TLS sends the chain in file order and
@@ -71,6 +77,23 @@ pub enum CertError {
         position: usize,
         count: usize,
     },
+}
+
+/// Why `--client-ca` is unusable. Each message is its source's own: the caller names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientCaError {
+    /// The file could not be read.
+    #[error("{0}")]
+    Read(#[source] std::io::Error),
+    /// The file holds no PEM certificate, or a malformed one.
+    #[error("{0}")]
+    Certificates(#[source] CertError),
+    /// Every certificate in the file was refused as a trust anchor.
+    #[error("no usable CA certificate")]
+    NoUsableCertificate,
+    /// rustls refused to build a client verifier over the CA.
+    #[error("{0}")]
+    Verifier(#[source] rustls::server::VerifierBuilderError),
 }
 
 /// A serving certificate, ready for rustls, and the facts the metrics report about it.
@@ -95,16 +118,16 @@ pub fn parse_serving_cert(
         rustls_pki_types::pem::Error::NoItemsFound => CertError::NoKey {
             path: key_path.to_owned(),
         },
-        e => CertError::Pem {
+        source => CertError::Pem {
             path: key_path.to_owned(),
-            reason: e.to_string(),
+            source,
         },
     })?;
     let not_after = chain.first().and_then(|leaf| not_after(leaf));
-    let mismatch = |e: rustls::Error| CertError::Mismatch {
+    let mismatch = |source: rustls::Error| CertError::Mismatch {
         cert: cert_path.to_owned(),
         key: key_path.to_owned(),
-        reason: e.to_string(),
+        source: Box::new(source),
     };
     let signing_key = provider()
         .key_provider
@@ -144,9 +167,9 @@ fn fits(key: &CertifiedKey) -> Result<(), rustls::Error> {
 fn parse_certs(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, CertError> {
     let chain = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CertError::Pem {
+        .map_err(|source| CertError::Pem {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source,
         })?;
     if chain.is_empty() {
         return Err(CertError::NoCertificate {
@@ -260,16 +283,16 @@ impl HandshakeFailure {
 
 /// Reads `--client-ca`: the CA that signs the API server's client certificate.
 pub fn load_client_ca(path: &Path) -> Result<RootCertStore, Error> {
-    let bad = |reason: String| Error::ClientCa {
+    let bad = |source: ClientCaError| Error::ClientCa {
         path: path.to_owned(),
-        reason,
+        source,
     };
-    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    let certs = parse_certs(path, &pem).map_err(|e| bad(e.to_string()))?;
+    let pem = std::fs::read(path).map_err(|e| bad(ClientCaError::Read(e)))?;
+    let certs = parse_certs(path, &pem).map_err(|e| bad(ClientCaError::Certificates(e)))?;
     let mut roots = RootCertStore::empty();
     let (added, _ignored) = roots.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(bad("no usable CA certificate".to_owned()));
+        return Err(bad(ClientCaError::NoUsableCertificate));
     }
     Ok(roots)
 }
@@ -291,7 +314,7 @@ pub fn server_config(
                 .build()
                 .map_err(|e| Error::ClientCa {
                     path: PathBuf::from("--client-ca"),
-                    reason: e.to_string(),
+                    source: ClientCaError::Verifier(e),
                 })?;
             builder.with_client_cert_verifier(verifier)
         }
@@ -358,5 +381,96 @@ mod tests {
         let (_, _, other_key) = pem_pair();
         let err = parse(&format!("{leaf}{ca}"), &other_key).unwrap_err();
         assert!(matches!(err, CertError::Mismatch { .. }), "{err:?}");
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "key tls.key does not fit certificate tls.crt: {}",
+                source.unwrap_or_default()
+            )
+        );
+        assert_eq!(
+            err.to_string(),
+            "key tls.key does not fit certificate tls.crt: keys may not be consistent: KeyMismatch"
+        );
+    }
+
+    #[test]
+    fn a_malformed_pem_block_keeps_the_pem_error() {
+        let (_, leaf, key) = pem_pair();
+        let broken = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        let err = parse(broken, &key).unwrap_err();
+        assert!(matches!(err, CertError::Pem { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "tls.crt: base64 decode error: InvalidCharacter(33)"
+        );
+        let source = std::error::Error::source(&err);
+        assert!(
+            source.is_some_and(|s| s.is::<rustls_pki_types::pem::Error>()),
+            "{source:?}"
+        );
+        let err = parse(&leaf, "-----BEGIN PRIVATE KEY-----\n!!!!\n").unwrap_err();
+        assert!(matches!(err, CertError::Pem { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("tls.key: "), "{err}");
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn an_unusable_client_ca_says_why_and_keeps_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.crt");
+        let shown = path.display();
+        let load = |text: Option<&str>| {
+            if let Some(text) = text {
+                std::fs::write(&path, text).unwrap();
+            }
+            match load_client_ca(&path) {
+                Err(Error::ClientCa { path: p, source }) => {
+                    assert_eq!(p, path);
+                    source
+                }
+                other => panic!("{:?}", other.map(|r| r.len())),
+            }
+        };
+        let cases = [
+            (
+                None,
+                format!("client CA {shown}: No such file or directory (os error 2)"),
+            ),
+            (
+                Some("no PEM here\n"),
+                format!("client CA {shown}: {shown}: no PEM certificate found"),
+            ),
+            (
+                // Base64 of three zero bytes: PEM, but no certificate.
+                Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+                format!("client CA {shown}: no usable CA certificate"),
+            ),
+        ];
+        for (text, expected) in cases {
+            let source = load(text);
+            let err = Error::ClientCa {
+                path: path.clone(),
+                source,
+            };
+            assert_eq!(err.to_string(), expected);
+            let Error::ClientCa { source, .. } = &err else {
+                unreachable!()
+            };
+            let cause = std::error::Error::source(source);
+            match source {
+                ClientCaError::Read(_) => {
+                    let io = cause.and_then(|c| c.downcast_ref::<std::io::Error>());
+                    assert_eq!(io.map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+                }
+                ClientCaError::Certificates(_) => {
+                    assert!(cause.is_some_and(|c| c.is::<CertError>()), "{cause:?}");
+                }
+                ClientCaError::NoUsableCertificate => assert!(cause.is_none()),
+                ClientCaError::Verifier(_) => panic!("{err}"),
+            }
+            assert!(std::error::Error::source(&err).is_some());
+        }
     }
 }
