@@ -73,8 +73,58 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
+    /// A JSON document does not parse.
+    #[error("{location}: malformed JSON: {source}")]
+    Json {
+        location: Location,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A YAML document does not parse.
+    #[error("{location}: malformed YAML: {source}")]
+    Yaml {
+        location: Location,
+        #[source]
+        source: YamlError,
+    },
+    /// A document parses, but is not a manifest (an object, or a List of objects).
     #[error("{location}: {message}")]
     Parse { location: Location, message: String },
+}
+
+/// Why a YAML document does not parse, from either YAML reader.
+///
+/// `Error` is written out rather than derived so that the source is serde-saphyr's error
+/// itself, not the box around it: a caller can downcast to it.
+#[derive(Debug)]
+pub enum YamlError {
+    /// The reader of manifests under review; the message names the line in the file, where the
+    /// source counts from the document's start.
+    Located {
+        message: String,
+        /// Boxed: serde-saphyr's error is large, and manifests are mostly well-formed.
+        source: Box<serde_saphyr::Error>,
+    },
+    /// The snapshot reader.
+    Values(serde_norway::Error),
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            YamlError::Located { message, .. } => f.write_str(message),
+            YamlError::Values(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for YamlError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            YamlError::Located { source, .. } => Some(&**source),
+            YamlError::Values(e) => Some(e),
+        }
+    }
 }
 
 /// Reads every path: files as they are, folders recursively (their `.yaml`, `.yml` and `.json`
@@ -259,14 +309,27 @@ fn parse_as(file: &str, text: &str, reading: Reading) -> Result<Vec<Document>, M
     unwrap_lists(file, raws)
 }
 
-pub(crate) fn parse_error(file: &str, document: usize, message: String) -> ManifestError {
-    ManifestError::Parse {
-        location: Location {
-            file: file.to_owned(),
-            document,
-            item: None,
-        },
-        message,
+/// Where document `document` (counted from 1) of `file` is.
+pub(crate) fn document_at(file: &str, document: usize) -> Location {
+    Location {
+        file: file.to_owned(),
+        document,
+        item: None,
+    }
+}
+
+/// A JSON document of `file` that does not parse.
+pub(crate) fn json_error(file: &str, document: usize, source: serde_json::Error) -> ManifestError {
+    ManifestError::Json {
+        location: document_at(file, document),
+        source,
+    }
+}
+
+fn yaml_error(file: &str, document: usize, source: YamlError) -> ManifestError {
+    ManifestError::Yaml {
+        location: document_at(file, document),
+        source,
     }
 }
 
@@ -277,8 +340,7 @@ fn read_yaml(file: &str, text: &str, reading: Reading) -> Result<Vec<Raw>, Manif
     let mut raws = Vec::new();
     for (i, chunk) in yaml::documents(text).into_iter().enumerate() {
         let document = i + 1;
-        let located = yaml::located(chunk)
-            .map_err(|e| parse_error(file, document, format!("malformed YAML: {e}")))?;
+        let located = yaml::located(chunk).map_err(|e| yaml_error(file, document, e))?;
         // A chunk holds one document; an empty one yields none and is skipped.
         raws.extend(located.into_iter().map(|(value, tree)| Raw {
             document,
@@ -304,7 +366,7 @@ fn read_yaml_values(file: &str, text: &str) -> Result<Vec<Raw>, ManifestError> {
                     value,
                     tree: None,
                 })
-                .map_err(|e| parse_error(file, i + 1, format!("malformed YAML: {e}")))
+                .map_err(|e| yaml_error(file, i + 1, YamlError::Values(e)))
         })
         .collect()
 }
@@ -315,8 +377,7 @@ fn read_json(file: &str, text: &str, reading: Reading) -> Result<Vec<Raw>, Manif
     let mut start = 0;
     while let Some(next) = stream.next() {
         let document = raws.len() + 1;
-        let value =
-            next.map_err(|e| parse_error(file, document, format!("malformed JSON: {e}")))?;
+        let value = next.map_err(|e| json_error(file, document, e))?;
         let end = stream.byte_offset();
         let tree = match reading {
             Reading::Values => None,
@@ -512,6 +573,69 @@ mod tests {
         );
         let err = parse("s.yaml", "just a string\n").unwrap_err();
         assert!(err.to_string().contains("must be an object"), "{err}");
+    }
+
+    /// The error chain from the top: each error's text.
+    fn chain(e: &dyn std::error::Error) -> Vec<String> {
+        std::iter::successors(Some(e), |e| e.source())
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn parse_errors_keep_the_parsers_error() {
+        let err = parse("bad.json", "{\"kind\": \"A\"} {").unwrap_err();
+        let json = "EOF while parsing an object at line 1 column 15";
+        assert!(matches!(err, ManifestError::Json { .. }), "{err:?}");
+        assert_eq!(
+            chain(&err),
+            [
+                format!("bad.json (document 2): malformed JSON: {json}"),
+                json.into()
+            ]
+        );
+
+        let bad = "kind: ConfigMap\n---\nkind: [oops\n";
+        let err = parse("bad.yaml", bad).unwrap_err();
+        let values = "did not find expected ',' or ']' at line 4 column 1, while parsing a flow \
+                      sequence at line 3 column 7";
+        let ManifestError::Yaml {
+            source: source @ YamlError::Values(norway),
+            ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            err.to_string(),
+            format!("bad.yaml (document 2): malformed YAML: {values}")
+        );
+        assert_eq!(chain(source), [values, values]);
+        assert_eq!(norway.location().map(|l| l.line()), Some(4));
+
+        // Counted in the file, where serde-saphyr counts from the document's marker.
+        let err = parse_with_positions("bad.yaml", bad).unwrap_err();
+        let ManifestError::Yaml {
+            source: source @ YamlError::Located { .. },
+            ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        let located = "unclosed bracket '[' at line 3, column 7";
+        assert_eq!(
+            err.to_string(),
+            format!("bad.yaml (document 2): malformed YAML: {located}")
+        );
+        let saphyr = std::error::Error::source(source);
+        assert!(
+            saphyr.is_some_and(|e| e.is::<serde_saphyr::Error>()),
+            "{saphyr:?}"
+        );
+        assert_eq!(
+            saphyr.map(ToString::to_string),
+            Some("unclosed bracket '[' at line 2, column 7".to_owned())
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use serde_saphyr::{Budget, NonFiniteFloatPolicy, Options, SnippetMode, Spanned};
 
+use super::YamlError;
 use super::positions::{Children, Position, Tree};
 
 /// One document of a YAML stream, with where it starts.
@@ -108,10 +109,14 @@ fn message(err: &serde_saphyr::Error, chunk: Chunk<'_>) -> String {
 }
 
 /// The values of one document with the position of every key and item.
-pub(crate) fn located(chunk: Chunk<'_>) -> Result<Vec<(Value, Tree)>, String> {
+pub(crate) fn located(chunk: Chunk<'_>) -> Result<Vec<(Value, Tree)>, YamlError> {
     let docs: Vec<Spanned<Located>> =
-        serde_saphyr::from_multiple_with_options(chunk.text, options(chunk.text.len()))
-            .map_err(|e| message(&e, chunk))?;
+        serde_saphyr::from_multiple_with_options(chunk.text, options(chunk.text.len())).map_err(
+            |e| YamlError::Located {
+                message: message(&e, chunk),
+                source: Box::new(e),
+            },
+        )?;
     Ok(docs
         .into_iter()
         .map(|doc| {
@@ -365,7 +370,7 @@ mod tests {
     #[test]
     fn errors_name_the_line_in_the_file() {
         let chunk = documents("kind: A\n---\nkind: [unclosed\n")[1];
-        let err = located(chunk).unwrap_err();
+        let err = located(chunk).unwrap_err().to_string();
         assert!(err.contains("line 3"), "{err}");
     }
 
@@ -379,13 +384,15 @@ mod tests {
             let refs = vec![format!("*{prev}"); 10].join(", ");
             text.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }
-        let err = located(documents(&text)[0]).unwrap_err();
+        let err = located(documents(&text)[0]).unwrap_err().to_string();
         assert!(err.contains("alias") || err.contains("budget"), "{err}");
     }
 
     #[test]
     fn duplicate_keys_are_an_error() {
-        let err = located(documents("a: 1\na: 2\n")[0]).unwrap_err();
+        let err = located(documents("a: 1\na: 2\n")[0])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("duplicate"), "{err}");
     }
 }

@@ -223,6 +223,8 @@ mod tests {
     fn seen(e: &SnapshotError) -> (String, &'static str, Vec<String>) {
         let variant = match e {
             SnapshotError::Manifest(ManifestError::Read { .. }) => "read",
+            SnapshotError::Manifest(ManifestError::Json { .. }) => "json",
+            SnapshotError::Manifest(ManifestError::Yaml { .. }) => "yaml",
             SnapshotError::Manifest(ManifestError::Parse { .. }) => "parse",
             SnapshotError::Object { .. } => "object",
         };
@@ -276,7 +278,7 @@ mod tests {
             (
                 format!("{MS}\n{{\"kind\": "),
                 "(document 2): malformed JSON: ",
-                "parse",
+                "json",
             ),
             // A List item that is not an object.
             (

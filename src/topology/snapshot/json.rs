@@ -54,7 +54,7 @@ pub(super) fn read(
     let mut document = 0;
     for next in stream {
         document += 1;
-        let raw = next.map_err(|e| malformed(file, document, &e))?;
+        let raw = next.map_err(|e| manifest::json_error(file, document, e))?;
         add_raw_document(builder, file, document, raw)?;
     }
     Ok(())
@@ -96,10 +96,6 @@ pub(super) fn add_item(
     }
 }
 
-fn malformed(file: &str, document: usize, e: &serde_json::Error) -> ManifestError {
-    manifest::parse_error(file, document, format!("malformed JSON: {e}"))
-}
-
 /// One object whose head was read: decoded typed, or, should that fail, through the generic
 /// value so the error (or the lenient reading) is the generic reader's.
 fn add_object(
@@ -122,9 +118,9 @@ fn add_object(
         }
         Err(_) => {
             let raw =
-                serde_json::from_str::<&RawValue>(text).map_err(|e| ManifestError::Parse {
+                serde_json::from_str::<&RawValue>(text).map_err(|source| ManifestError::Json {
                     location: location.clone(),
-                    message: format!("malformed JSON: {e}"),
+                    source,
                 })?;
             generic_item(builder, location, raw)
         }
@@ -165,9 +161,9 @@ pub(super) fn scan_item(
 }
 
 fn generic_value(location: &Location, raw: &RawValue) -> Result<Value, ManifestError> {
-    serde_json::from_str(raw.get()).map_err(|e| ManifestError::Parse {
+    serde_json::from_str(raw.get()).map_err(|source| ManifestError::Json {
         location: location.clone(),
-        message: format!("malformed JSON: {e}"),
+        source,
     })
 }
 
@@ -191,7 +187,8 @@ fn generic_document(
     document: usize,
     raw: &RawValue,
 ) -> Result<(), SnapshotError> {
-    let value = serde_json::from_str(raw.get()).map_err(|e| malformed(file, document, &e))?;
+    let value =
+        serde_json::from_str(raw.get()).map_err(|e| manifest::json_error(file, document, e))?;
     for doc in manifest::documents_of_value(file, document, value)? {
         add_document(builder, doc)?;
     }

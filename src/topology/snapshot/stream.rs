@@ -252,7 +252,7 @@ impl Item for Box<RawValue> {
     ) -> Result<(), SnapshotError> {
         let object = object_text(&fields)
             .and_then(RawValue::from_string)
-            .map_err(|e| crate::manifest::parse_error(file, document, e.to_string()))?;
+            .map_err(|e| crate::manifest::json_error(file, document, e))?;
         json::add_raw_document(builder, file, document, &object)
     }
 }
