@@ -4,7 +4,7 @@
 # ENTRIES failoverServices (none discovered, so each is a finding) and the last-applied
 # annotation holding that spec again, as `kubectl apply` sends it.
 #
-#   1. the small fixture alone, at RATE requests/s (benches/latency.rs);
+#   1. the small fixture alone, at RATE requests/s (tools/latency.rs);
 #   2. the 1 MiB review alone, at BIG_RATE requests/s over two connections;
 #   3. both at once, on separate connections.
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions per request of `failover-webhook serve` and of the two baselines in
-# benches/noop_server.rs (no-op; parse-and-echo), counted by callgrind over the whole server
+# tools/noop_server.rs (no-op; parse-and-echo), counted by callgrind over the whole server
 # process: TLS, HTTP, the handler, the review, logging and metrics. Each server is run twice
 # under valgrind, answering SHORT and then LONG requests from h2load, and the difference of
 # the two totals over LONG - SHORT requests is the cost of one request, start-up excluded.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the figures in docs/performance.md: throughput (h2load over TLS, HTTP/1.1
 # keep-alive and HTTP/2) and latency at a fixed request rate of `failover-webhook serve`, next
-# to two baselines on the same stack (benches/noop_server.rs): a no-op server that answers
+# to two baselines on the same stack (tools/noop_server.rs): a no-op server that answers
 # without reading the body, and a parse-and-echo server that parses the review into a
 # serde_json::Value and answers an allow with its uid. Loopback only; every run is bounded by a
 # request count.

@@ -1,19 +1,18 @@
 # Sourced by the load scripts (load.sh, load-instructions.sh, large-review.sh), from the
-# repository's root: builds the release server and the load-test benches named as arguments
-# (benches/noop_server.rs, benches/latency.rs), then sets WEBHOOK to the server and, for each
-# bench, its name in capitals (NOOP_SERVER, LATENCY) to its executable.
+# repository's root: builds the release server and the load tools named as arguments (the
+# examples tools/noop_server.rs and tools/latency.rs), then sets WEBHOOK to the server and, for
+# each tool, its name in capitals (NOOP_SERVER, LATENCY) to its executable.
 build_release() {
     echo "== building (release)"
+    # Two builds: in one, the examples' dev-dependencies would switch on features (tokio's
+    # test-util among them) in the server too, and the server measured would not be the one
+    # `make build` ships.
     cargo build --release --locked --bin failover-webhook
     WEBHOOK=target/release/failover-webhook
-    local benches=() name built
-    for name in "$@"; do benches+=(--bench "$name"); done
-    # cargo prints where it put each bench only in its progress text; --no-run keeps it there.
-    built=$(cargo bench --locked --no-run "${benches[@]}" 2>&1 | tee /dev/stderr)
+    local examples=() name
+    for name in "$@"; do examples+=(--example "$name"); done
+    cargo build --release --locked "${examples[@]}"
     for name in "$@"; do
-        local exe
-        exe=$(grep -o "target/release/deps/$name-[0-9a-f]*" <<<"$built" | tail -1)
-        [ -x "$exe" ] || { echo "build_release: no executable for bench $name" >&2; return 1; }
-        printf -v "${name^^}" '%s' "$exe"
+        printf -v "${name^^}" '%s' "target/release/examples/$name"
     done
 }
