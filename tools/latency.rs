@@ -8,18 +8,19 @@
 //! held back, and how late the client's timer sent the others.
 //!
 //! ```text
-//! latency --url https://127.0.0.1:18443/validate --ca certs/ca.crt --body review.json \
-//!         --rate 2000 --requests 40000 --connections 8 --warmup 4000
+//! cargo build --release --example latency
+//! target/release/examples/latency --url https://127.0.0.1:18443/validate --ca certs/ca.crt \
+//!     --body review.json --rate 2000 --requests 40000 --connections 8 --warmup 4000
 //! ```
-//!
-//! Without arguments (as `cargo bench` runs it) it only prints how to use it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use clap::Parser;
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
@@ -29,6 +30,67 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::time::{Instant, MissedTickBehavior};
 
+/// Latency at a fixed request rate over HTTP/1.1 keep-alive connections and TLS, for
+/// scripts/load.sh. The server's certificate must be valid for `localhost`.
+#[derive(Parser)]
+#[command(name = "latency")]
+struct Args {
+    /// Where to POST: https://IP:PORT/PATH.
+    #[arg(long, value_parser = parse_url)]
+    url: Url,
+    /// CA certificate(s) the server's certificate is checked against (PEM).
+    #[arg(long)]
+    ca: PathBuf,
+    /// File sent as every request's body.
+    #[arg(long)]
+    body: PathBuf,
+    /// Requests per second, over all connections together.
+    #[arg(long, default_value_t = 2000.0, value_parser = parse_rate)]
+    rate: f64,
+    /// Requests measured, after the warm-up.
+    #[arg(long, default_value_t = 40000)]
+    requests: usize,
+    /// Keep-alive connections, each sending its share of the rate.
+    #[arg(long, default_value_t = 8, value_parser = parse_connections)]
+    connections: usize,
+    /// Requests sent first, by schedule, and not counted.
+    #[arg(long, default_value_t = 4000)]
+    warmup: usize,
+}
+
+#[derive(Clone)]
+struct Url {
+    addr: SocketAddr,
+    path: String,
+}
+
+fn parse_url(url: &str) -> Result<Url, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or("must be https://IP:PORT/PATH")?;
+    let (host, path) = rest.split_once('/').ok_or("needs a path")?;
+    Ok(Url {
+        addr: host.parse().map_err(|_| "the host must be IP:PORT")?,
+        path: format!("/{path}"),
+    })
+}
+
+fn parse_connections(connections: &str) -> Result<usize, String> {
+    match connections.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("must be at least 1".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_rate(rate: &str) -> Result<f64, String> {
+    match rate.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err("not a positive number".to_owned()),
+    }
+}
+
+/// The arguments with the files read.
 struct Options {
     addr: SocketAddr,
     path: String,
@@ -40,52 +102,24 @@ struct Options {
     warmup: usize,
 }
 
-fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.windows(2).find(|w| w[0] == flag).map(|w| w[1].clone())
-}
-
-fn options() -> Result<Option<Options>, String> {
-    let args: Vec<String> = std::env::args().collect();
-    let Some(url) = arg(&args, "--url") else {
-        return Ok(None);
-    };
-    let rest = url
-        .strip_prefix("https://")
-        .ok_or("--url must be https://HOST:PORT/PATH")?;
-    let (host, path) = rest.split_once('/').ok_or("--url needs a path")?;
-    let num = |flag: &str, default: &str| -> Result<f64, String> {
-        arg(&args, flag)
-            .unwrap_or_else(|| default.to_owned())
-            .parse()
-            .map_err(|_| format!("{flag}: not a number"))
-    };
-    let file = |flag: &str| -> Result<Vec<u8>, String> {
-        let path = arg(&args, flag).ok_or(format!("{flag} is required"))?;
-        std::fs::read(&path).map_err(|e| format!("{path}: {e}"))
-    };
-    Ok(Some(Options {
-        addr: host.parse().map_err(|_| "--url host must be IP:PORT")?,
-        path: format!("/{path}"),
-        ca: String::from_utf8_lossy(&file("--ca")?).into_owned(),
-        body: Bytes::from(file("--body")?),
-        rate: num("--rate", "2000")?,
-        requests: num("--requests", "40000")? as usize,
-        connections: num("--connections", "8")? as usize,
-        warmup: num("--warmup", "4000")? as usize,
-    }))
+fn options(args: Args) -> Result<Options, String> {
+    let read = |path: &PathBuf| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
+    Ok(Options {
+        addr: args.url.addr,
+        path: args.url.path,
+        ca: String::from_utf8_lossy(&read(&args.ca)?).into_owned(),
+        body: Bytes::from(read(&args.body)?),
+        rate: args.rate,
+        requests: args.requests,
+        connections: args.connections,
+        warmup: args.warmup,
+    })
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let opts = match options() {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            eprintln!(
-                "usage: latency --url https://IP:PORT/PATH --ca CA.crt --body FILE \
-                 [--rate 2000] [--requests 40000] [--connections 8] [--warmup 4000]"
-            );
-            return ExitCode::SUCCESS;
-        }
+    let opts = match options(Args::parse()) {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("latency: {e}");
             return ExitCode::from(2);

@@ -9,10 +9,10 @@
 //!   allow with the request's uid serialized back.
 //!
 //! ```text
-//! noop_server --listen 127.0.0.1:18444 --tls-cert certs/tls.crt --tls-key certs/tls.key [--parse]
+//! cargo build --release --example noop_server
+//! target/release/examples/noop_server --listen 127.0.0.1:18444 \
+//!     --tls-cert certs/tls.crt --tls-key certs/tls.key [--parse]
 //! ```
-//!
-//! Without arguments (as `cargo bench` runs it) it only prints how to use it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +23,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use clap::Parser;
 use failover_webhook::server::connection::{self, Http};
 use failover_webhook::server::limit::ConnectionLimit;
 use failover_webhook::server::metrics::Metrics;
@@ -88,28 +89,28 @@ async fn parse(req: Request) -> Response {
     }
 }
 
-fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.windows(2)
-        .find(|w| w.first().is_some_and(|f| f == flag))
-        .and_then(|w| w.get(1).cloned())
+/// A no-op admission server on the same transport stack as `failover-webhook serve`: the
+/// baselines of scripts/load.sh.
+#[derive(Parser)]
+#[command(name = "noop_server")]
+struct Args {
+    /// Address to listen on (IP:PORT).
+    #[arg(long)]
+    listen: SocketAddr,
+    /// Serving certificate chain (PEM).
+    #[arg(long)]
+    tls_cert: PathBuf,
+    /// Private key of the serving certificate (PEM).
+    #[arg(long)]
+    tls_key: PathBuf,
+    /// Parse each body into a JSON value and answer an allow with its uid, instead of one fixed
+    /// answer without reading the body.
+    #[arg(long)]
+    parse: bool,
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let (Some(listen), Some(cert), Some(key)) = (
-        arg(&args, "--listen"),
-        arg(&args, "--tls-cert"),
-        arg(&args, "--tls-key"),
-    ) else {
-        eprintln!(
-            "usage: noop_server --listen ADDR --tls-cert PATH --tls-key PATH [--parse] (see scripts/load.sh)"
-        );
-        return ExitCode::SUCCESS;
-    };
-    let Ok(listen) = listen.parse::<SocketAddr>() else {
-        eprintln!("noop_server: bad --listen address");
-        return ExitCode::from(2);
-    };
+    let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -120,8 +121,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let parsing = args.iter().any(|a| a == "--parse");
-    match runtime.block_on(serve(listen, cert.into(), key.into(), parsing)) {
+    match runtime.block_on(serve(args.listen, args.tls_cert, args.tls_key, args.parse)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("noop_server: {e}");

@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use clap::Parser;
 use client::{Conn, H1, H2, client_config, tls_connect};
 use failover_webhook::admission::{self, Context, Endpoint};
 use failover_webhook::engine::Settings;
@@ -52,41 +53,40 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+/// Soak test of `failover-webhook serve`: mixed traffic at a steady rate while the serving
+/// certificate rotates and the topology snapshot changes; prints a report and PASS or FAIL.
+#[derive(Parser)]
+#[command(name = "soak")]
 struct Args {
+    /// The server executable to run.
+    #[arg(long, default_value = "target/release/failover-webhook")]
     binary: PathBuf,
+    /// How long to send traffic, in seconds.
+    #[arg(long, default_value_t = 600)]
     seconds: u64,
+    /// Requests per second.
+    #[arg(long, default_value_t = 50, value_parser = at_least_one)]
     rate: u64,
+    /// Seconds between certificate rotations.
+    #[arg(long, default_value_t = 30, value_parser = at_least_one)]
     cert_every: u64,
+    /// Seconds between snapshot changes.
+    #[arg(long, default_value_t = 20, value_parser = at_least_one)]
     snapshot_every: u64,
+    /// Seconds after which the server's RSS is the baseline the end is compared with.
+    #[arg(long, default_value_t = 60)]
     warmup: u64,
+    /// Ignored: test runners in benchmark mode pass it.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
-fn args() -> Result<Args, String> {
-    let mut a = Args {
-        binary: PathBuf::from("target/release/failover-webhook"),
-        seconds: 600,
-        rate: 50,
-        cert_every: 30,
-        snapshot_every: 20,
-        warmup: 60,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || value.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
-        match flag.as_str() {
-            "--binary" => a.binary = PathBuf::from(&value),
-            "--seconds" => a.seconds = number()?,
-            "--rate" => a.rate = number()?.max(1),
-            "--cert-every" => a.cert_every = number()?.max(1),
-            "--snapshot-every" => a.snapshot_every = number()?.max(1),
-            "--warmup" => a.warmup = number()?,
-            // `cargo bench`-style runners pass this; nothing to do with it.
-            "--bench" => {}
-            _ => return Err(format!("unknown option {flag}")),
-        }
+fn at_least_one(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("must be at least 1".to_owned()),
+        Err(e) => Err(e.to_string()),
     }
-    Ok(a)
 }
 
 /// A secret-volume-like folder: `..<stamp>/tls.{crt,key}`, `..data` pointing at the current
@@ -621,7 +621,7 @@ async fn metric_check(probe: SocketAddr, services: usize, shared: Arc<Shared>) {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match soak().await {
+    match soak(Args::parse()).await {
         Ok(true) => std::process::ExitCode::SUCCESS,
         Ok(false) => std::process::ExitCode::FAILURE,
         Err(e) => {
@@ -631,8 +631,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn soak() -> Result<bool, String> {
-    let args = args()?;
+async fn soak(args: Args) -> Result<bool, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let pki = Pki::new("soak CA");
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
