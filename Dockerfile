@@ -10,7 +10,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && for b in evaluate latency noop_server; do echo 'fn main() {}' > "benches/$b.rs"; done \
+    && for b in evaluate topology_watch kube_scale status_controller; do echo 'fn main() {}' > "benches/$b.rs"; done \
     && cargo fetch --locked
 COPY src ./src
 COPY benches ./benches
