@@ -429,6 +429,82 @@ status:
         assert_eq!(messages_against(&object, &istio), Vec::<String>::new());
     }
 
+    /// A MeshService for `checkout.<namespace>` in dev-cluster, in the Mesh named `mesh` (none
+    /// when empty), with a validated outlier-detection TrafficPolicy when `outlier_detection`.
+    fn mesh_service(namespace: &str, mesh: &str, outlier_detection: bool) -> String {
+        let mesh_line = if mesh.is_empty() {
+            String::new()
+        } else {
+            format!("    mesh: {{name: {mesh}, namespace: service-mesh-hub}}\n")
+        };
+        let policy = if outlier_detection {
+            "outlierDetection: {consecutiveErrors: 5}"
+        } else {
+            "retries: {attempts: 3}"
+        };
+        format!(
+            "apiVersion: discovery.smh.solo.io/v1alpha1
+kind: MeshService
+metadata: {{name: checkout-{namespace}-dev-cluster, namespace: service-mesh-hub}}
+spec:
+    kubeService: {{ref: {{name: checkout, namespace: {namespace}, cluster: dev-cluster}}}}
+{mesh_line}status:
+    validatedTrafficPolicies:
+    - trafficPolicySpec: {{{policy}}}
+"
+        )
+    }
+
+    #[test]
+    fn outlier_detection_missing_comes_before_the_finding_that_stops_resolution() {
+        let topology = embedded_and(&format!(
+            "{}---\n{}",
+            mesh_service("lost", "istio-gone-dev-cluster", false),
+            mesh_service("adrift", "", false)
+        ));
+        let object = services(&[
+            svc("checkout", "lost", "dev-cluster"),
+            svc("checkout", "adrift", "dev-cluster"),
+        ]);
+        let no_outlier_detection = |i: usize, ns: &str| {
+            format!(
+                "OutlierDetectionMissing: spec.failoverServices[{i}]: no validated TrafficPolicy \
+                 with outlier detection applies to service checkout.{ns} in cluster \
+                 dev-cluster, so failover can never trigger"
+            )
+        };
+        assert_eq!(
+            messages_against(&object, &topology),
+            vec![
+                no_outlier_detection(0, "lost"),
+                "MeshNotFound: spec.failoverServices[0]: Not found: MeshService \
+                 service-mesh-hub/checkout-lost-dev-cluster belongs to Mesh \
+                 service-mesh-hub/istio-gone-dev-cluster, which does not exist"
+                    .to_owned(),
+                no_outlier_detection(1, "adrift"),
+                "MeshNotFound: spec.failoverServices[1]: Not found: MeshService \
+                 service-mesh-hub/checkout-adrift-dev-cluster names no Mesh"
+                    .to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_service_without_outlier_detection_still_takes_part_in_virtual_mesh_rules() {
+        // Only with ratings' Mesh counted do the services span two Meshes.
+        let f = all_findings(&services(&[
+            svc("ratings", "bookinfo", "mgmt-cluster"),
+            svc("checkout", "shop", "dev-cluster"),
+        ]));
+        assert_eq!(
+            f,
+            vec![
+                (OutlierDetectionMissing, "spec.failoverServices[0]".into()),
+                (MeshNotInVirtualMesh, "spec.failoverServices[1]".into()),
+            ]
+        );
+    }
+
     #[test]
     fn services_in_one_mesh_need_no_virtual_mesh() {
         let f = all_findings(&services(&[
