@@ -8,7 +8,7 @@ use super::names;
 use crate::api::ObjectRef;
 use crate::decode::Decoded;
 use crate::finding::{FieldPath, Finding, RuleCode};
-use crate::topology::{MeshEntry, ServiceEntry, Topology};
+use crate::topology::Topology;
 
 pub(super) fn check(
     d: &Decoded,
@@ -42,14 +42,15 @@ fn cluster_registered(d: &Decoded, m: &Malformed<'_>, t: &Topology, out: &mut Ve
 
 /// A service that resolved all the way to an Istio mesh: the only kind that takes part in the
 /// VirtualMesh rules.
+#[derive(Debug, PartialEq)]
 struct Resolved<'t> {
     index: usize,
     service: (&'t str, &'t str),
     mesh: &'t ObjectRef,
 }
 
-/// Follows each ref through MeshService to Mesh, reporting where the chain breaks
-/// (ServiceNotFound, MeshNotFound), missing outlier detection, and non-Istio meshes.
+/// Resolves every ref the spec rules let through ([`resolve`]) and collects those that reach an
+/// Istio Mesh, reporting each ref's findings in list order.
 fn resolve_services<'a>(
     d: &'a Decoded,
     m: &Malformed<'_>,
@@ -78,68 +79,98 @@ fn resolve_services<'a>(
             namespace,
             cluster,
         };
-        let Some(entry) = t.service(name, namespace, cluster) else {
-            out.push(Finding::new(
-                RuleCode::ServiceNotFound,
-                list.index(i),
-                service.message(
-                    "Not found: no MeshService for service ",
-                    " (discovery may not have seen it yet)",
-                ),
-            ));
-            continue;
-        };
-        let at = list.index(i);
-        if !entry.outlier_detection {
-            out.push(Finding::new(
-                RuleCode::OutlierDetectionMissing,
-                at.clone(),
-                service.message(
-                    "no validated TrafficPolicy with outlier detection applies to service ",
-                    ", so failover can never trigger",
-                ),
-            ));
+        let Resolution {
+            outlier_detection_missing,
+            chain,
+        } = resolve(&list, i, service, t);
+        // The MeshService is found before its Mesh, so its finding comes first.
+        out.extend(outlier_detection_missing);
+        match chain {
+            Ok(r) => resolved.push(r),
+            Err(stop) => out.push(stop),
         }
-        let Some((mesh_ref, mesh)) = mesh_of(entry, t) else {
-            out.push(Finding::new(
-                RuleCode::MeshNotFound,
-                at,
-                match &entry.mesh {
-                    Some(m) => format!(
-                        "Not found: MeshService {} belongs to Mesh {m}, which does not exist",
-                        entry.mesh_service
-                    ),
-                    None => format!(
-                        "Not found: MeshService {} names no Mesh",
-                        entry.mesh_service
-                    ),
-                },
-            ));
-            continue;
-        };
-        if !mesh.mesh_type.is_istio() {
-            out.push(Finding::new(
-                RuleCode::MeshNotIstio,
-                at,
-                format!(
-                    "service {service} runs in Mesh {mesh_ref} ({}); failover services need Istio",
-                    mesh.mesh_type
-                ),
-            ));
-            continue;
-        }
-        resolved.push(Resolved {
-            index: i,
-            service: (name, namespace),
-            mesh: mesh_ref,
-        });
     }
     resolved
 }
 
-fn mesh_of<'t>(entry: &'t ServiceEntry, t: &'t Topology) -> Option<(&'t ObjectRef, &'t MeshEntry)> {
-    let mesh_ref = entry.mesh.as_ref()?;
-    Some((mesh_ref, t.mesh(mesh_ref)?))
+/// How far one service ref resolved.
+struct Resolution<'t> {
+    /// The Istio Mesh the ref resolved to, or the finding where its chain stopped.
+    chain: Result<Resolved<'t>, Finding>,
+    /// Stops nothing: a service without outlier detection still resolves, and takes part in
+    /// the VirtualMesh rules.
+    outlier_detection_missing: Option<Finding>,
+}
+
+/// Follows entry `index` of `list`, `service`, along the spec's resolution chain: the
+/// MeshService whose `kubeService.ref` is the service (else ServiceNotFound) → the Mesh it
+/// names (else MeshNotFound, whether that Mesh does not exist or none is named) → an Istio
+/// Mesh (else MeshNotIstio). A ref that resolves cleanly costs no path and no message.
+fn resolve<'t>(
+    list: &FieldPath,
+    index: usize,
+    service: Service<'t>,
+    t: &'t Topology,
+) -> Resolution<'t> {
+    let at = || list.index(index);
+    let Some(entry) = t.service(service.name, service.namespace, service.cluster) else {
+        return Resolution {
+            chain: Err(Finding::new(
+                RuleCode::ServiceNotFound,
+                at(),
+                service.message(
+                    "Not found: no MeshService for service ",
+                    " (discovery may not have seen it yet)",
+                ),
+            )),
+            outlier_detection_missing: None,
+        };
+    };
+    let outlier_detection_missing = (!entry.outlier_detection).then(|| {
+        Finding::new(
+            RuleCode::OutlierDetectionMissing,
+            at(),
+            service.message(
+                "no validated TrafficPolicy with outlier detection applies to service ",
+                ", so failover can never trigger",
+            ),
+        )
+    });
+    let chain = match entry.mesh.as_ref().map(|r| (r, t.mesh(r))) {
+        None => Err(Finding::new(
+            RuleCode::MeshNotFound,
+            at(),
+            format!(
+                "Not found: MeshService {} names no Mesh",
+                entry.mesh_service
+            ),
+        )),
+        Some((mesh_ref, None)) => Err(Finding::new(
+            RuleCode::MeshNotFound,
+            at(),
+            format!(
+                "Not found: MeshService {} belongs to Mesh {mesh_ref}, which does not exist",
+                entry.mesh_service
+            ),
+        )),
+        Some((mesh_ref, Some(mesh))) if !mesh.mesh_type.is_istio() => Err(Finding::new(
+            RuleCode::MeshNotIstio,
+            at(),
+            format!(
+                "service {service} runs in Mesh {mesh_ref} ({}); failover services need Istio",
+                mesh.mesh_type
+            ),
+        )),
+        Some((mesh_ref, Some(_))) => Ok(Resolved {
+            index,
+            service: (service.name, service.namespace),
+            mesh: mesh_ref,
+        }),
+    };
+    Resolution {
+        chain,
+        outlier_detection_missing,
+    }
 }
 
 /// A service ref with all three fields set, as messages name it.
@@ -286,7 +317,11 @@ fn hostname_unique(
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use crate::finding::RuleCode::*;
+    use super::{Resolution, Resolved, Service, resolve};
+    use crate::api::ObjectRef;
+    use crate::finding::RuleCode::{self, *};
+    use crate::finding::{FieldPath, Finding};
+    use crate::topology::{Topology, embedded};
     use serde_json::json;
 
     fn svc(name: &str, ns: &str, cluster: &str) -> serde_json::Value {
@@ -502,6 +537,146 @@ spec:
                 (OutlierDetectionMissing, "spec.failoverServices[0]".into()),
                 (MeshNotInVirtualMesh, "spec.failoverServices[1]".into()),
             ]
+        );
+    }
+
+    /// `name.namespace` in `cluster` resolved against `t`, as entry 4 of the list.
+    fn resolve_ref<'t>(
+        t: &'t Topology,
+        name: &'t str,
+        namespace: &'t str,
+        cluster: &'t str,
+    ) -> Resolution<'t> {
+        let service = Service {
+            name,
+            namespace,
+            cluster,
+        };
+        resolve(&FieldPath::spec().key("failoverServices"), 4, service, t)
+    }
+
+    fn at_entry_4(code: RuleCode, message: &str) -> Finding {
+        Finding::new(code, "spec.failoverServices[4]".into(), message)
+    }
+
+    fn mesh(name: &str) -> ObjectRef {
+        ObjectRef {
+            name: name.to_owned(),
+            namespace: "service-mesh-hub".to_owned(),
+        }
+    }
+
+    #[test]
+    fn resolve_reaches_the_istio_mesh_of_a_discovered_service() {
+        let t = embedded();
+        let r = resolve_ref(&t, "checkout", "shop", "remote-cluster");
+        let expected = mesh("istio-istio-system-remote-cluster");
+        assert_eq!(
+            r.chain,
+            Ok(Resolved {
+                index: 4,
+                service: ("checkout", "shop"),
+                mesh: &expected,
+            })
+        );
+        assert_eq!(r.outlier_detection_missing, None);
+    }
+
+    #[test]
+    fn resolve_stops_at_service_not_found_for_an_undiscovered_service() {
+        let t = embedded();
+        let r = resolve_ref(&t, "checkout", "shop", "moon-cluster");
+        assert_eq!(
+            r.chain,
+            Err(at_entry_4(
+                ServiceNotFound,
+                "Not found: no MeshService for service checkout.shop in cluster moon-cluster \
+                 (discovery may not have seen it yet)"
+            ))
+        );
+        assert_eq!(r.outlier_detection_missing, None);
+    }
+
+    #[test]
+    fn resolve_stops_at_mesh_not_found_when_the_named_mesh_does_not_exist() {
+        let t = embedded();
+        let r = resolve_ref(&t, "details", "bookinfo", "remote-cluster");
+        assert_eq!(
+            r.chain,
+            Err(at_entry_4(
+                MeshNotFound,
+                "Not found: MeshService service-mesh-hub/details-bookinfo-remote-cluster belongs \
+                 to Mesh service-mesh-hub/istio-canary-remote-cluster, which does not exist"
+            ))
+        );
+        assert_eq!(r.outlier_detection_missing, None);
+    }
+
+    #[test]
+    fn resolve_stops_at_mesh_not_found_when_no_mesh_is_named() {
+        let t = embedded_and(&mesh_service("adrift", "", true));
+        let r = resolve_ref(&t, "checkout", "adrift", "dev-cluster");
+        assert_eq!(
+            r.chain,
+            Err(at_entry_4(
+                MeshNotFound,
+                "Not found: MeshService service-mesh-hub/checkout-adrift-dev-cluster names no Mesh"
+            ))
+        );
+        assert_eq!(r.outlier_detection_missing, None);
+    }
+
+    #[test]
+    fn resolve_stops_at_mesh_not_istio() {
+        let t = embedded();
+        let r = resolve_ref(&t, "productpage", "bookinfo", "edge-cluster");
+        assert_eq!(
+            r.chain,
+            Err(at_entry_4(
+                MeshNotIstio,
+                "service productpage.bookinfo in cluster edge-cluster runs in Mesh \
+                 service-mesh-hub/linkerd-linkerd-edge-cluster (Linkerd); failover services need \
+                 Istio"
+            ))
+        );
+        assert_eq!(r.outlier_detection_missing, None);
+    }
+
+    #[test]
+    fn resolve_reports_missing_outlier_detection_and_still_resolves() {
+        let t = embedded();
+        let r = resolve_ref(&t, "ratings", "bookinfo", "mgmt-cluster");
+        let expected = mesh("istio-istio-system-mgmt-cluster");
+        assert_eq!(
+            r.chain,
+            Ok(Resolved {
+                index: 4,
+                service: ("ratings", "bookinfo"),
+                mesh: &expected,
+            })
+        );
+        assert_eq!(
+            r.outlier_detection_missing,
+            Some(at_entry_4(
+                OutlierDetectionMissing,
+                "no validated TrafficPolicy with outlier detection applies to service \
+                 ratings.bookinfo in cluster mgmt-cluster, so failover can never trigger"
+            ))
+        );
+    }
+
+    #[test]
+    fn resolve_reports_missing_outlier_detection_beside_the_finding_that_stops_it() {
+        let t = embedded_and(&mesh_service("lost", "istio-gone-dev-cluster", false));
+        let r = resolve_ref(&t, "checkout", "lost", "dev-cluster");
+        assert!(
+            matches!(&r.chain, Err(f) if f.code == MeshNotFound),
+            "{:?}",
+            r.chain
+        );
+        assert_eq!(
+            r.outlier_detection_missing.map(|f| f.code),
+            Some(OutlierDetectionMissing)
         );
     }
 
