@@ -215,34 +215,43 @@ impl std::fmt::Display for Service<'_> {
     }
 }
 
-/// MeshNotInVirtualMesh and MixedVirtualMeshes. Services that all sit in one Mesh need no
-/// VirtualMesh. A mesh in no VirtualMesh is reported on its services alone; the remaining
-/// meshes must then share at least one VirtualMesh.
+/// The VirtualMesh rules. Services that all sit in one Mesh need no VirtualMesh. A Mesh in no
+/// VirtualMesh is reported on its services alone; the remaining Meshes must then share at least
+/// one VirtualMesh.
 fn virtual_meshes(resolved: &[Resolved<'_>], t: &Topology, out: &mut Vec<Finding>) {
     let meshes: BTreeSet<&ObjectRef> = resolved.iter().map(|r| r.mesh).collect();
     if meshes.len() < 2 {
         return;
     }
-    let list = FieldPath::spec().key("failoverServices");
-    let mut grouped = Vec::new();
-    for r in resolved {
-        if t.virtual_meshes_of(r.mesh).is_empty() {
-            out.push(Finding::new(
-                RuleCode::MeshNotInVirtualMesh,
-                list.index(r.index),
-                format!(
-                    "the services span {} Meshes, but Mesh {} (of service {}.{}) is in no VirtualMesh",
-                    meshes.len(),
-                    r.mesh,
-                    r.service.0,
-                    r.service.1
-                ),
-            ));
-        } else {
-            grouped.push(r);
-        }
-    }
+    let (alone, grouped): (Vec<&Resolved<'_>>, Vec<&Resolved<'_>>) = resolved
+        .iter()
+        .partition(|r| t.virtual_meshes_of(r.mesh).is_empty());
+    mesh_not_in_virtual_mesh(&alone, meshes.len(), out);
+    mixed_virtual_meshes(&grouped, t, out);
+}
 
+/// MeshNotInVirtualMesh, on each service in `alone` (whose Mesh is in no VirtualMesh), when the
+/// services span `meshes` Meshes.
+fn mesh_not_in_virtual_mesh(alone: &[&Resolved<'_>], meshes: usize, out: &mut Vec<Finding>) {
+    if alone.is_empty() {
+        return;
+    }
+    let list = FieldPath::spec().key("failoverServices");
+    for r in alone {
+        out.push(Finding::new(
+            RuleCode::MeshNotInVirtualMesh,
+            list.index(r.index),
+            format!(
+                "the services span {meshes} Meshes, but Mesh {} (of service {}.{}) is in no VirtualMesh",
+                r.mesh, r.service.0, r.service.1
+            ),
+        ));
+    }
+}
+
+/// MixedVirtualMeshes, when the Meshes of `grouped` (each in some VirtualMesh) are two or more
+/// and no VirtualMesh holds them all.
+fn mixed_virtual_meshes(grouped: &[&Resolved<'_>], t: &Topology, out: &mut Vec<Finding>) {
     let grouped_meshes: BTreeSet<&ObjectRef> = grouped.iter().map(|r| r.mesh).collect();
     if grouped_meshes.len() < 2 {
         return;
@@ -259,8 +268,9 @@ fn virtual_meshes(resolved: &[Resolved<'_>], t: &Topology, out: &mut Vec<Finding
         return;
     }
     // Name each VirtualMesh and the services in it, so the user sees how the list splits.
+    let list = FieldPath::spec().key("failoverServices");
     let mut by_vm: BTreeMap<&ObjectRef, Vec<String>> = BTreeMap::new();
-    for r in &grouped {
+    for r in grouped {
         for vm in t.virtual_meshes_of(r.mesh) {
             by_vm.entry(vm).or_default().push(format!(
                 "{} ({}.{})",
