@@ -8,7 +8,7 @@ use super::names;
 use crate::api::ObjectRef;
 use crate::decode::Decoded;
 use crate::finding::{FieldPath, Finding, RuleCode};
-use crate::topology::Topology;
+use crate::topology::{MeshEntry, ServiceEntry, Topology};
 
 pub(super) fn check(
     d: &Decoded,
@@ -80,14 +80,16 @@ fn resolve_services<'a>(
             cluster,
         };
         let Resolution {
-            outlier_detection_missing,
             chain,
-        } = resolve(&list, i, service, t);
+            lacks_outlier_detection,
+        } = resolve(i, &service, t);
         // The MeshService is found before its Mesh, so its finding comes first.
-        out.extend(outlier_detection_missing);
+        if lacks_outlier_detection {
+            out.push(outlier_detection_missing(list.index(i), &service));
+        }
         match chain {
             Ok(r) => resolved.push(r),
-            Err(stop) => out.push(stop),
+            Err(stop) => out.push(stop.finding(list.index(i), &service)),
         }
     }
     resolved
@@ -95,72 +97,39 @@ fn resolve_services<'a>(
 
 /// How far one service ref resolved.
 struct Resolution<'t> {
-    /// The Istio Mesh the ref resolved to, or the finding where its chain stopped.
-    chain: Result<Resolved<'t>, Finding>,
+    /// The Istio Mesh the ref resolved to, or where its chain stopped.
+    chain: Result<Resolved<'t>, Stop<'t>>,
     /// Stops nothing: a service without outlier detection still resolves, and takes part in
     /// the VirtualMesh rules.
-    outlier_detection_missing: Option<Finding>,
+    lacks_outlier_detection: bool,
 }
 
-/// Follows entry `index` of `list`, `service`, along the spec's resolution chain: the
-/// MeshService whose `kubeService.ref` is the service (else ServiceNotFound) → the Mesh it
-/// names (else MeshNotFound, whether that Mesh does not exist or none is named) → an Istio
-/// Mesh (else MeshNotIstio). A ref that resolves cleanly costs no path and no message.
-fn resolve<'t>(
-    list: &FieldPath,
-    index: usize,
-    service: Service<'t>,
-    t: &'t Topology,
-) -> Resolution<'t> {
-    let at = || list.index(index);
+/// Where a ref's resolution chain stops, each with the finding it makes ([`Stop::finding`]).
+#[derive(Debug, PartialEq)]
+enum Stop<'t> {
+    /// No MeshService stands for the service.
+    ServiceNotFound,
+    /// The service's MeshService names no Mesh, or one that does not exist.
+    MeshNotFound(&'t ServiceEntry),
+    /// The service's Mesh is of another type than Istio.
+    MeshNotIstio(&'t ObjectRef, &'t MeshEntry),
+}
+
+/// Follows entry `index`, `service`, along the spec's resolution chain: the MeshService whose
+/// `kubeService.ref` is the service → the Mesh it names → an Istio Mesh. Only lookups: the
+/// paths and messages of findings are built from the outcome, and only for a finding.
+fn resolve<'t>(index: usize, service: &Service<'t>, t: &'t Topology) -> Resolution<'t> {
     let Some(entry) = t.service(service.name, service.namespace, service.cluster) else {
         return Resolution {
-            chain: Err(Finding::new(
-                RuleCode::ServiceNotFound,
-                at(),
-                service.message(
-                    "Not found: no MeshService for service ",
-                    " (discovery may not have seen it yet)",
-                ),
-            )),
-            outlier_detection_missing: None,
+            chain: Err(Stop::ServiceNotFound),
+            lacks_outlier_detection: false,
         };
     };
-    let outlier_detection_missing = (!entry.outlier_detection).then(|| {
-        Finding::new(
-            RuleCode::OutlierDetectionMissing,
-            at(),
-            service.message(
-                "no validated TrafficPolicy with outlier detection applies to service ",
-                ", so failover can never trigger",
-            ),
-        )
-    });
     let chain = match entry.mesh.as_ref().map(|r| (r, t.mesh(r))) {
-        None => Err(Finding::new(
-            RuleCode::MeshNotFound,
-            at(),
-            format!(
-                "Not found: MeshService {} names no Mesh",
-                entry.mesh_service
-            ),
-        )),
-        Some((mesh_ref, None)) => Err(Finding::new(
-            RuleCode::MeshNotFound,
-            at(),
-            format!(
-                "Not found: MeshService {} belongs to Mesh {mesh_ref}, which does not exist",
-                entry.mesh_service
-            ),
-        )),
-        Some((mesh_ref, Some(mesh))) if !mesh.mesh_type.is_istio() => Err(Finding::new(
-            RuleCode::MeshNotIstio,
-            at(),
-            format!(
-                "service {service} runs in Mesh {mesh_ref} ({}); failover services need Istio",
-                mesh.mesh_type
-            ),
-        )),
+        None | Some((_, None)) => Err(Stop::MeshNotFound(entry)),
+        Some((mesh_ref, Some(mesh))) if !mesh.mesh_type.is_istio() => {
+            Err(Stop::MeshNotIstio(mesh_ref, mesh))
+        }
         Some((mesh_ref, Some(_))) => Ok(Resolved {
             index,
             service: (service.name, service.namespace),
@@ -169,8 +138,58 @@ fn resolve<'t>(
     };
     Resolution {
         chain,
-        outlier_detection_missing,
+        lacks_outlier_detection: !entry.outlier_detection,
     }
+}
+
+impl Stop<'_> {
+    /// The finding, at `at`, for `service`'s chain stopping here.
+    fn finding(&self, at: FieldPath, service: &Service<'_>) -> Finding {
+        match *self {
+            Stop::ServiceNotFound => Finding::new(
+                RuleCode::ServiceNotFound,
+                at,
+                service.message(
+                    "Not found: no MeshService for service ",
+                    " (discovery may not have seen it yet)",
+                ),
+            ),
+            Stop::MeshNotFound(entry) => Finding::new(
+                RuleCode::MeshNotFound,
+                at,
+                match &entry.mesh {
+                    Some(mesh_ref) => format!(
+                        "Not found: MeshService {} belongs to Mesh {mesh_ref}, which does not exist",
+                        entry.mesh_service
+                    ),
+                    None => format!(
+                        "Not found: MeshService {} names no Mesh",
+                        entry.mesh_service
+                    ),
+                },
+            ),
+            Stop::MeshNotIstio(mesh_ref, mesh) => Finding::new(
+                RuleCode::MeshNotIstio,
+                at,
+                format!(
+                    "service {service} runs in Mesh {mesh_ref} ({}); failover services need Istio",
+                    mesh.mesh_type
+                ),
+            ),
+        }
+    }
+}
+
+/// OutlierDetectionMissing, at `at`, for `service`.
+fn outlier_detection_missing(at: FieldPath, service: &Service<'_>) -> Finding {
+    Finding::new(
+        RuleCode::OutlierDetectionMissing,
+        at,
+        service.message(
+            "no validated TrafficPolicy with outlier detection applies to service ",
+            ", so failover can never trigger",
+        ),
+    )
 }
 
 /// A service ref with all three fields set, as messages name it.
@@ -327,7 +346,7 @@ fn hostname_unique(
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use super::{Resolution, Resolved, Service, resolve};
+    use super::{Resolved, Service, Stop, resolve};
     use crate::api::ObjectRef;
     use crate::finding::RuleCode::{self, *};
     use crate::finding::{FieldPath, Finding};
@@ -550,19 +569,30 @@ spec:
         );
     }
 
-    /// `name.namespace` in `cluster` resolved against `t`, as entry 4 of the list.
+    /// `name.namespace` in `cluster` resolved against `t` as entry 4 of the list: the service
+    /// resolved or where its chain stopped, with the finding that stop makes, and the finding
+    /// for missing outlier detection when the service lacks it.
     fn resolve_ref<'t>(
         t: &'t Topology,
         name: &'t str,
         namespace: &'t str,
         cluster: &'t str,
-    ) -> Resolution<'t> {
+    ) -> (Result<Resolved<'t>, (Stop<'t>, Finding)>, Option<Finding>) {
         let service = Service {
             name,
             namespace,
             cluster,
         };
-        resolve(&FieldPath::spec().key("failoverServices"), 4, service, t)
+        let r = resolve(4, &service, t);
+        let at = || FieldPath::from("spec.failoverServices[4]");
+        (
+            r.chain.map_err(|stop| {
+                let finding = stop.finding(at(), &service);
+                (stop, finding)
+            }),
+            r.lacks_outlier_detection
+                .then(|| super::outlier_detection_missing(at(), &service)),
+        )
     }
 
     fn at_entry_4(code: RuleCode, message: &str) -> Finding {
@@ -579,86 +609,103 @@ spec:
     #[test]
     fn resolve_reaches_the_istio_mesh_of_a_discovered_service() {
         let t = embedded();
-        let r = resolve_ref(&t, "checkout", "shop", "remote-cluster");
+        let (chain, outlier) = resolve_ref(&t, "checkout", "shop", "remote-cluster");
         let expected = mesh("istio-istio-system-remote-cluster");
         assert_eq!(
-            r.chain,
+            chain,
             Ok(Resolved {
                 index: 4,
                 service: ("checkout", "shop"),
                 mesh: &expected,
             })
         );
-        assert_eq!(r.outlier_detection_missing, None);
+        assert_eq!(outlier, None);
     }
 
     #[test]
     fn resolve_stops_at_service_not_found_for_an_undiscovered_service() {
         let t = embedded();
-        let r = resolve_ref(&t, "checkout", "shop", "moon-cluster");
+        let (chain, outlier) = resolve_ref(&t, "checkout", "shop", "moon-cluster");
         assert_eq!(
-            r.chain,
-            Err(at_entry_4(
-                ServiceNotFound,
-                "Not found: no MeshService for service checkout.shop in cluster moon-cluster \
-                 (discovery may not have seen it yet)"
+            chain,
+            Err((
+                Stop::ServiceNotFound,
+                at_entry_4(
+                    ServiceNotFound,
+                    "Not found: no MeshService for service checkout.shop in cluster \
+                     moon-cluster (discovery may not have seen it yet)"
+                )
             ))
         );
-        assert_eq!(r.outlier_detection_missing, None);
+        assert_eq!(outlier, None);
     }
 
     #[test]
     fn resolve_stops_at_mesh_not_found_when_the_named_mesh_does_not_exist() {
         let t = embedded();
-        let r = resolve_ref(&t, "details", "bookinfo", "remote-cluster");
+        let (chain, outlier) = resolve_ref(&t, "details", "bookinfo", "remote-cluster");
+        let entry = t.service("details", "bookinfo", "remote-cluster");
         assert_eq!(
-            r.chain,
-            Err(at_entry_4(
-                MeshNotFound,
-                "Not found: MeshService service-mesh-hub/details-bookinfo-remote-cluster belongs \
-                 to Mesh service-mesh-hub/istio-canary-remote-cluster, which does not exist"
+            chain,
+            Err((
+                Stop::MeshNotFound(entry.expect("in the embedded topology")),
+                at_entry_4(
+                    MeshNotFound,
+                    "Not found: MeshService service-mesh-hub/details-bookinfo-remote-cluster \
+                     belongs to Mesh service-mesh-hub/istio-canary-remote-cluster, which does \
+                     not exist"
+                )
             ))
         );
-        assert_eq!(r.outlier_detection_missing, None);
+        assert_eq!(outlier, None);
     }
 
     #[test]
     fn resolve_stops_at_mesh_not_found_when_no_mesh_is_named() {
         let t = embedded_and(&mesh_service("adrift", "", true));
-        let r = resolve_ref(&t, "checkout", "adrift", "dev-cluster");
+        let (chain, outlier) = resolve_ref(&t, "checkout", "adrift", "dev-cluster");
+        let entry = t.service("checkout", "adrift", "dev-cluster");
         assert_eq!(
-            r.chain,
-            Err(at_entry_4(
-                MeshNotFound,
-                "Not found: MeshService service-mesh-hub/checkout-adrift-dev-cluster names no Mesh"
+            chain,
+            Err((
+                Stop::MeshNotFound(entry.expect("added to the topology")),
+                at_entry_4(
+                    MeshNotFound,
+                    "Not found: MeshService service-mesh-hub/checkout-adrift-dev-cluster names \
+                     no Mesh"
+                )
             ))
         );
-        assert_eq!(r.outlier_detection_missing, None);
+        assert_eq!(outlier, None);
     }
 
     #[test]
     fn resolve_stops_at_mesh_not_istio() {
         let t = embedded();
-        let r = resolve_ref(&t, "productpage", "bookinfo", "edge-cluster");
+        let (chain, outlier) = resolve_ref(&t, "productpage", "bookinfo", "edge-cluster");
+        let linkerd = mesh("linkerd-linkerd-edge-cluster");
         assert_eq!(
-            r.chain,
-            Err(at_entry_4(
-                MeshNotIstio,
-                "service productpage.bookinfo in cluster edge-cluster runs in Mesh \
-                 service-mesh-hub/linkerd-linkerd-edge-cluster (Linkerd); failover services need \
-                 Istio"
+            chain,
+            Err((
+                Stop::MeshNotIstio(&linkerd, t.mesh(&linkerd).expect("in the topology")),
+                at_entry_4(
+                    MeshNotIstio,
+                    "service productpage.bookinfo in cluster edge-cluster runs in Mesh \
+                     service-mesh-hub/linkerd-linkerd-edge-cluster (Linkerd); failover \
+                     services need Istio"
+                )
             ))
         );
-        assert_eq!(r.outlier_detection_missing, None);
+        assert_eq!(outlier, None);
     }
 
     #[test]
     fn resolve_reports_missing_outlier_detection_and_still_resolves() {
         let t = embedded();
-        let r = resolve_ref(&t, "ratings", "bookinfo", "mgmt-cluster");
+        let (chain, outlier) = resolve_ref(&t, "ratings", "bookinfo", "mgmt-cluster");
         let expected = mesh("istio-istio-system-mgmt-cluster");
         assert_eq!(
-            r.chain,
+            chain,
             Ok(Resolved {
                 index: 4,
                 service: ("ratings", "bookinfo"),
@@ -666,7 +713,7 @@ spec:
             })
         );
         assert_eq!(
-            r.outlier_detection_missing,
+            outlier,
             Some(at_entry_4(
                 OutlierDetectionMissing,
                 "no validated TrafficPolicy with outlier detection applies to service \
@@ -676,18 +723,14 @@ spec:
     }
 
     #[test]
-    fn resolve_reports_missing_outlier_detection_beside_the_finding_that_stops_it() {
+    fn resolve_reports_missing_outlier_detection_beside_the_stop() {
         let t = embedded_and(&mesh_service("lost", "istio-gone-dev-cluster", false));
-        let r = resolve_ref(&t, "checkout", "lost", "dev-cluster");
+        let (chain, outlier) = resolve_ref(&t, "checkout", "lost", "dev-cluster");
         assert!(
-            matches!(&r.chain, Err(f) if f.code == MeshNotFound),
-            "{:?}",
-            r.chain
+            matches!(&chain, Err((Stop::MeshNotFound(_), f)) if f.code == MeshNotFound),
+            "{chain:?}"
         );
-        assert_eq!(
-            r.outlier_detection_missing.map(|f| f.code),
-            Some(OutlierDetectionMissing)
-        );
+        assert_eq!(outlier.map(|f| f.code), Some(OutlierDetectionMissing));
     }
 
     #[test]
