@@ -395,6 +395,85 @@ mod tests {
         assert!(d.findings[3].message.contains("did you mean `spec`?"));
     }
 
+    /// The shape tables and the `api` types are two spellings of one schema: a key in one and
+    /// not the other would be read by the rules but reported unknown, or the reverse.
+    #[test]
+    fn the_shape_tables_name_exactly_the_api_types_fields() {
+        use crate::api::{
+            FailoverService, FailoverServiceStatus, PortSpec, StatusEntry, TranslatorError,
+        };
+
+        fn keys_agree(shape: &Shape, value: &Value, path: &str) {
+            match (shape, value) {
+                (Shape::Object(fields), Value::Object(map)) => {
+                    let mut in_shape: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+                    let mut in_type: Vec<&str> = map.keys().map(String::as_str).collect();
+                    in_shape.sort_unstable();
+                    in_type.sort_unstable();
+                    assert_eq!(in_shape, in_type, "keys of {path}");
+                    for (key, inner) in *fields {
+                        keys_agree(inner, &map[*key], &format!("{path}.{key}"));
+                    }
+                }
+                (Shape::Array(inner), Value::Array(items)) => {
+                    assert_eq!(items.len(), 1, "{path} is built with one item");
+                    keys_agree(inner, &items[0], &format!("{path}[0]"));
+                }
+                (Shape::Object(_) | Shape::Array(_), other) => {
+                    panic!("{path}: the table has a structure, the type gave {other}")
+                }
+                (Shape::Any, _) => {}
+                (_, leaf) => assert!(
+                    !leaf.is_object() && !leaf.is_array(),
+                    "{path}: the table has a leaf, the type gave {leaf}"
+                ),
+            }
+        }
+
+        let text = || Some("x".to_owned());
+        let entry = || StatusEntry {
+            state: Some(State::Accepted),
+            message: text(),
+        };
+        // Every field set, so that serialising it names them all.
+        let object = FailoverService {
+            metadata: Default::default(),
+            spec: Some(FailoverServiceSpec {
+                hostname: text(),
+                namespace: text(),
+                port: Some(PortSpec {
+                    port: Some(80.into()),
+                    name: text(),
+                    protocol: text(),
+                }),
+                cluster: text(),
+                failover_services: Some(vec![ResourceRef {
+                    name: text(),
+                    namespace: text(),
+                    cluster: text(),
+                }]),
+            }),
+            status: Some(FailoverServiceStatus {
+                observed_generation: Some(1),
+                validation_status: Some(entry()),
+                translation_status: Some(entry()),
+                translator_errors: Some(vec![TranslatorError {
+                    translator_id: text(),
+                    error_message: text(),
+                }]),
+            }),
+        };
+        let mut value = serde_json::to_value(&object).unwrap();
+        // The type leaves these to the API server's own types; the table takes them as they come.
+        let map = value.as_object_mut().unwrap();
+        map.insert(
+            "apiVersion".into(),
+            json!("networking.smh.solo.io/v1alpha1"),
+        );
+        map.insert("kind".into(), json!("FailoverService"));
+        keys_agree(&OBJECT, &value, "object");
+    }
+
     #[test]
     fn suggests_across_case_and_separator_styles() {
         let known = ["hostname", "failoverServices", "port"];
