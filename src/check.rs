@@ -17,6 +17,7 @@ use crate::api::{Kind, ObjectRef};
 use crate::cli::CheckArgs;
 use crate::engine::{self, Change, Effect, Review, Settings};
 use crate::finding::{FieldPath, RuleCode};
+use crate::identity::Identity;
 use crate::manifest::{self, Document};
 use crate::topology::{Topology, TopologyBuilder, snapshot};
 
@@ -144,17 +145,18 @@ fn near_miss(doc: &Document) -> Option<(&'static str, String)> {
     })
 }
 
-/// The name to show for an object; a `generateName` prefix when it has no name yet.
+/// The namespace and name to show for an object: a `generateName` manifest has no name yet and
+/// is shown as its prefix marked `prefix*` (see [`Identity::pending_prefix`] for why denials
+/// show it bare).
 fn display_identity(value: &Value) -> ObjectRef {
-    let mut this = Review::identity_of(value);
-    if this.name.is_empty()
-        && let Some(prefix) = value
-            .pointer("/metadata/generateName")
-            .and_then(Value::as_str)
-    {
-        this.name = format!("{prefix}*");
+    let identity = Identity::of(value);
+    ObjectRef {
+        namespace: identity.namespace.to_owned(),
+        name: match identity.pending_prefix() {
+            Some(prefix) => format!("{prefix}*"),
+            None => identity.name.to_owned(),
+        },
     }
-    this
 }
 
 /// The identity a manifest is indexed and judged under. A `generateName` manifest has no name
@@ -162,12 +164,10 @@ fn display_identity(value: &Value) -> ObjectRef {
 /// conflict with itself: it gets the name `prefix*N` (N its position among the checked objects),
 /// which no real object can have since `*` is outside DNS names.
 fn checked_identity(value: &Value, n: usize) -> ObjectRef {
-    let mut this = Review::identity_of(value);
-    if this.name.is_empty() {
-        let prefix = value
-            .pointer("/metadata/generateName")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+    let identity = Identity::of(value);
+    let mut this = identity.object_ref();
+    if !identity.is_named() {
+        let prefix = identity.pending_prefix().unwrap_or_default();
         this.name = format!("{prefix}*{n}");
     }
     this
@@ -175,7 +175,7 @@ fn checked_identity(value: &Value, n: usize) -> ObjectRef {
 
 /// `value` as indexed under `this`: unchanged unless the manifest had no name.
 fn named<'a>(value: &'a Value, this: &ObjectRef) -> std::borrow::Cow<'a, Value> {
-    if !Review::identity_of(value).name.is_empty() {
+    if Identity::of(value).is_named() {
         return std::borrow::Cow::Borrowed(value);
     }
     let mut value = value.clone();

@@ -14,6 +14,7 @@ use crate::decode::slots::ReadSpec;
 use crate::defaults;
 use crate::enforcement::{Action, Enforcement};
 use crate::finding::{Finding, RuleClass};
+use crate::identity::Identity;
 use crate::rules;
 use crate::skip::{self, SkipRules};
 use crate::status;
@@ -61,20 +62,9 @@ impl<'a> Review<'a> {
         }
     }
 
-    /// A review of `object` under its own metadata, for callers without an admission request.
+    /// The reference `object`'s own metadata gives, for callers without an admission request.
     pub fn identity_of(object: &Value) -> ObjectRef {
-        let meta = |k| {
-            object
-                .get("metadata")
-                .and_then(|m| m.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        ObjectRef {
-            name: meta("name"),
-            namespace: meta("namespace"),
-        }
+        Identity::of(object).object_ref()
     }
 }
 
@@ -321,10 +311,7 @@ pub fn evaluate_read(
     topology: Option<&Topology>,
     settings: &Settings,
 ) -> Evaluation {
-    let object_namespace = review
-        .object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
+    let object_namespace = Some(Identity::of(review.object).namespace)
         .filter(|ns| !ns.is_empty())
         .or(Some(review.this.namespace.as_str()).filter(|ns| !ns.is_empty()));
     let specs = match read {

@@ -28,6 +28,7 @@ pub mod enforcement;
 pub mod engine;
 pub mod explain;
 pub mod finding;
+pub mod identity;
 pub mod manifest;
 pub mod policy;
 pub mod rules;

@@ -218,14 +218,15 @@ fn answer(
     endpoint: Endpoint,
     ctx: Context<'_>,
 ) -> Result<Judged, ReviewError> {
+    let identity = req.identity();
     let mut summary = Summary {
         uid: req.uid.to_owned(),
         version: req.version,
         operation: req.operation,
         group: req.group.to_owned(),
         kind: req.kind.to_owned(),
-        namespace: req.identity().namespace,
-        name: req.display_name().to_owned(),
+        namespace: identity.namespace.to_owned(),
+        name: identity.display_name().to_owned(),
         dry_run: req.dry_run,
         verdict: Verdict::Allowed,
         patched: false,
@@ -262,7 +263,7 @@ fn answer(
         }
         None => None,
     };
-    let this = req.identity();
+    let this = identity.object_ref();
     let eval = evaluate_read(
         &Review::new(change, req.object, &this),
         read,
@@ -283,7 +284,10 @@ fn answer(
             if eval.allowed() {
                 allow
             } else {
-                allow.deny(DenialStatus::invalid(req.display_name(), eval.denials()))
+                allow.deny(DenialStatus::invalid(
+                    identity.display_name(),
+                    eval.denials(),
+                ))
             }
         }
     };

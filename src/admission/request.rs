@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use super::envelope::Envelope;
 
-use crate::api::{NETWORKING_GROUP, ObjectRef};
+use crate::api::NETWORKING_GROUP;
 use crate::decode::slots::ReadSpec;
+use crate::identity::Identity;
 
 /// The AdmissionReview versions the API server can send (`admissionReviewVersions`). The answer
 /// must be in the version received: the API server decodes it with the version it sent.
@@ -236,41 +237,11 @@ impl<'a> AdmissionRequest<'a> {
         self.group == NETWORKING_GROUP && self.kind == "FailoverService"
     }
 
-    fn metadata(&self, key: &str) -> &'a str {
-        self.object
-            .get("metadata")
-            .map(|m| str_at(m, key))
-            .unwrap_or_default()
-    }
-
-    /// The object's identity for the rules: `request.name`/`namespace`, else the object's
-    /// metadata. The name stays empty on a CREATE with `generateName` before the API server
-    /// has generated it.
-    pub fn identity(&self) -> ObjectRef {
-        let pick = |request: &str, key| {
-            if request.is_empty() {
-                self.metadata(key).to_owned()
-            } else {
-                request.to_owned()
-            }
-        };
-        ObjectRef {
-            name: pick(self.name, "name"),
-            namespace: pick(self.namespace, "namespace"),
-        }
-    }
-
-    /// The name a user recognises in a denial: the object's name, or its `generateName`
-    /// prefix when no name exists yet.
-    pub fn display_name(&self) -> &'a str {
-        [
-            self.name,
-            self.metadata("name"),
-            self.metadata("generateName"),
-        ]
-        .into_iter()
-        .find(|n| !n.is_empty())
-        .unwrap_or_default()
+    /// The object's identity: `request.name`/`namespace`, else the object's metadata. The
+    /// name stays empty on a CREATE with `generateName` before the API server has generated
+    /// it; [`Identity::display_name`] then shows the prefix.
+    pub fn identity(&self) -> Identity<'a> {
+        Identity::of_request(self.namespace, self.name, self.object)
     }
 }
 
@@ -317,7 +288,7 @@ mod tests {
         assert!(r.is_failover_service());
         assert_eq!(r.identity().name, "");
         assert_eq!(r.identity().namespace, "ns");
-        assert_eq!(r.display_name(), "fs-");
+        assert_eq!(r.identity().display_name(), "fs-");
         assert_eq!(r.operation, Operation::Create);
         assert!(r.old_object.is_null());
     }
