@@ -69,10 +69,12 @@ impl<'a> Review<'a> {
 }
 
 /// The specs of a review read apart from their objects' text ([`crate::decode::slots`]), read
-/// by the engine in place of the objects' `spec` keys: no spec is built as a `Value`.
-#[derive(Clone, Copy, Debug)]
+/// by the engine in place of the objects' `spec` keys: no spec is built as a `Value`. The
+/// object's spec is owned, so its defaults are applied in place and its slots become the typed
+/// spec without a copy; the old spec is only compared, so it stays borrowed.
+#[derive(Clone, Debug)]
 pub struct ReadSpecs<'a> {
-    object: &'a ReadSpec,
+    object: ReadSpec,
     old: Option<&'a ReadSpec>,
 }
 
@@ -83,7 +85,7 @@ impl<'a> ReadSpecs<'a> {
     /// objects with their specs as `Value`s.
     pub fn for_change(
         change: Change<'_>,
-        object: &'a ReadSpec,
+        object: ReadSpec,
         old: Option<&'a ReadSpec>,
     ) -> Option<ReadSpecs<'a>> {
         match change {
@@ -419,10 +421,21 @@ fn specs_read(
         object_namespace,
         default_cluster: settings.default_cluster.as_deref(),
     };
-    let plan = defaults::plan_slots(&read.object.spec, context(object_namespace));
-    let mut new_spec = read.object.spec.clone();
+    let ReadSpecs {
+        object:
+            ReadSpec {
+                spec: mut new_spec,
+                found,
+                ..
+            },
+        old,
+    } = read;
+    // Past the plan, the object's own spec is read only for whether it has a `spec` key: the
+    // comparisons take the defaulted spec, and the old one as it was.
+    let plan = defaults::plan_slots(&new_spec, context(object_namespace));
+    let present = new_spec.is_present();
     plan.apply_to_slots(&mut new_spec);
-    let (ratcheted, changed) = match (review.change, read.old) {
+    let (ratcheted, changed) = match (review.change, old) {
         (Change::Update { old }, Some(old_read)) => {
             let old_plan = defaults::plan_slots(
                 &old_read.spec,
@@ -439,13 +452,13 @@ fn specs_read(
     };
     let object = review.object.as_object();
     let mut decoded = match object {
-        Some(object) => decode::decode_apart(object, &read.object.found),
+        Some(object) => decode::decode_apart(object, &found),
         None => decode::decode(review.object),
     };
     decoded.spec = new_spec.into_typed();
     Specs {
         plan,
-        present: read.object.spec.is_present(),
+        present,
         decoded,
         ratcheted,
         changed,

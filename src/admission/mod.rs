@@ -136,15 +136,23 @@ pub fn review(body: &[u8], endpoint: Endpoint, ctx: Context<'_>) -> Result<Answe
     let Ok(text) = std::str::from_utf8(body) else {
         return review_as_value(body, endpoint, ctx);
     };
-    let envelope = match envelope::parse(text, envelope::Specs::Apart) {
+    let mut envelope = match envelope::parse(text, envelope::Specs::Apart) {
         Err(e) if envelope::wants_value(&e) => return review_as_value(body, endpoint, ctx),
         parsed => parsed?,
     };
-    match answer(AdmissionRequest::from_envelope(&envelope)?, endpoint, ctx)? {
+    match answer(
+        AdmissionRequest::from_envelope(&mut envelope)?,
+        endpoint,
+        ctx,
+    )? {
         Judged::Answer(answer) => Ok(answer),
         Judged::NeedsValues => {
-            let envelope = envelope::parse(text, envelope::Specs::InObject)?;
-            answer_with_values(AdmissionRequest::from_envelope(&envelope)?, endpoint, ctx)
+            let mut envelope = envelope::parse(text, envelope::Specs::InObject)?;
+            answer_with_values(
+                AdmissionRequest::from_envelope(&mut envelope)?,
+                endpoint,
+                ctx,
+            )
         }
     }
 }

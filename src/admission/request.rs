@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::envelope::Envelope;
+use super::envelope::{Envelope, Request};
 
 use crate::api::NETWORKING_GROUP;
 use crate::decode::slots::ReadSpec;
@@ -118,8 +118,9 @@ pub struct AdmissionRequest<'a> {
     /// `request.oldObject`; `null` on CREATE and CONNECT.
     pub old_object: &'a Value,
     /// The objects' specs when they were read apart from the text; `object` and `old_object`
-    /// then have no `spec` key.
-    pub object_spec: Option<&'a ReadSpec>,
+    /// then have no `spec` key. The object's spec is taken from the envelope, for the engine to
+    /// default it in place; the old one is only compared.
+    pub object_spec: Option<ReadSpec>,
     pub old_spec: Option<&'a ReadSpec>,
 }
 
@@ -171,9 +172,10 @@ impl<'a> AdmissionRequest<'a> {
     }
 
     /// Reads the envelope of an AdmissionReview decoded from the request bytes; the same checks
-    /// in the same order as [`AdmissionRequest::read`].
+    /// in the same order as [`AdmissionRequest::read`]. The object's spec read apart is moved
+    /// out of the envelope into the request.
     pub(super) fn from_envelope(
-        envelope: &'a Envelope<'_>,
+        envelope: &'a mut Envelope<'_>,
     ) -> Result<AdmissionRequest<'a>, ReviewError> {
         let (api_version, kind, request) = match envelope {
             Envelope::Whole(review) => return AdmissionRequest::read(review),
@@ -186,7 +188,9 @@ impl<'a> AdmissionRequest<'a> {
         let version = ReviewVersion::from_api_version(api_version.as_deref().unwrap_or_default())
             .filter(|_| kind.as_deref() == Some("AdmissionReview"))
             .ok_or(ReviewError::NotAReview)?;
-        let request = request.as_ref().ok_or(ReviewError::NoRequest)?;
+        let request = request.as_mut().ok_or(ReviewError::NoRequest)?;
+        let object_spec = request.object_spec.take();
+        let request: &'a Request<'_> = request;
         let uid = request
             .uid
             .as_deref()
@@ -205,7 +209,7 @@ impl<'a> AdmissionRequest<'a> {
             dry_run: request.dry_run.unwrap_or(false),
             object: &request.object,
             old_object: &request.old_object,
-            object_spec: request.object_spec.as_ref(),
+            object_spec,
             old_spec: request.old_spec.as_ref(),
         }
         .with_kind(
