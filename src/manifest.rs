@@ -26,6 +26,17 @@ pub struct Location {
     pub item: Option<usize>,
 }
 
+impl Location {
+    /// Document `document` of `file`, or item `item` of that document when it is a List.
+    pub(crate) fn new(file: &str, document: usize, item: Option<usize>) -> Location {
+        Location {
+            file: file.to_owned(),
+            document,
+            item,
+        }
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (document {}", self.file, self.document)?;
@@ -309,26 +320,17 @@ fn parse_as(file: &str, text: &str, reading: Reading) -> Result<Vec<Document>, M
     unwrap_lists(file, raws)
 }
 
-/// Where document `document` (counted from 1) of `file` is.
-pub(crate) fn document_at(file: &str, document: usize) -> Location {
-    Location {
-        file: file.to_owned(),
-        document,
-        item: None,
-    }
-}
-
 /// A JSON document of `file` that does not parse.
 pub(crate) fn json_error(file: &str, document: usize, source: serde_json::Error) -> ManifestError {
     ManifestError::Json {
-        location: document_at(file, document),
+        location: Location::new(file, document, None),
         source,
     }
 }
 
 fn yaml_error(file: &str, document: usize, source: YamlError) -> ManifestError {
     ManifestError::Yaml {
-        location: document_at(file, document),
+        location: Location::new(file, document, None),
         source,
     }
 }
@@ -433,11 +435,7 @@ fn json_positions(text: &str, start: usize, end: usize) -> Tree {
 }
 
 fn unwrap_lists(file: &str, raws: Vec<Raw>) -> Result<Vec<Document>, ManifestError> {
-    let at = |document, item| Location {
-        file: file.to_owned(),
-        document,
-        item,
-    };
+    let at = |document, item| Location::new(file, document, item);
     let positions = |tree: Option<&Tree>| tree.map(Tree::flatten).unwrap_or_default();
     let mut docs = Vec::new();
     for Raw {

@@ -67,11 +67,7 @@ pub(super) fn add_raw_document(
     document: usize,
     raw: &RawValue,
 ) -> Result<(), SnapshotError> {
-    let at = |item| Location {
-        file: file.to_owned(),
-        document,
-        item,
-    };
+    let at = |item| Location::new(file, document, item);
     match head(raw) {
         Some(h) if h.kind.as_deref() == Some("List") => {
             for (j, item) in h.items.unwrap_or_default().into_iter().enumerate() {

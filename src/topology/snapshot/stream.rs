@@ -218,11 +218,7 @@ impl<'de, I: Item> Visitor<'de> for ItemsSeed<'_, I> {
         let mut item = 0;
         while let Some(value) = seq.next_element::<I>()? {
             item += 1;
-            let location = Location {
-                file: self.file.to_owned(),
-                document: self.document,
-                item: Some(item),
-            };
+            let location = Location::new(self.file, self.document, Some(item));
             value
                 .add_item(self.builder, location)
                 .map_err(de::Error::custom)?;

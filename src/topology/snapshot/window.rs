@@ -86,11 +86,7 @@ fn items(
     let mut item = 0;
     loop {
         item += 1;
-        let location = Location {
-            file: file.to_owned(),
-            document,
-            item: Some(item),
-        };
+        let location = Location::new(file, document, Some(item));
         let scanned = if w.peek()? == Some(b'{') {
             w.scan(
                 |bytes, _| match json::scan_item(builder, &location, bytes) {
