@@ -51,7 +51,7 @@ struct Args {
     #[arg(long, default_value_t = 40000)]
     requests: usize,
     /// Keep-alive connections, each sending its share of the rate.
-    #[arg(long, default_value_t = 8, value_parser = parse_connections)]
+    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     connections: usize,
     /// Requests sent first, by schedule, and not counted.
     #[arg(long, default_value_t = 4000)]
@@ -73,14 +73,6 @@ fn parse_url(url: &str) -> Result<Url, String> {
         addr: host.parse().map_err(|_| "the host must be IP:PORT")?,
         path: format!("/{path}"),
     })
-}
-
-fn parse_connections(connections: &str) -> Result<usize, String> {
-    match connections.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        Ok(_) => Err("must be at least 1".to_owned()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 fn parse_rate(rate: &str) -> Result<f64, String> {

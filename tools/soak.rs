@@ -65,13 +65,13 @@ struct Args {
     #[arg(long, default_value_t = 600)]
     seconds: u64,
     /// Requests per second.
-    #[arg(long, default_value_t = 50, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
     rate: u64,
     /// Seconds between certificate rotations.
-    #[arg(long, default_value_t = 30, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     cert_every: u64,
     /// Seconds between snapshot changes.
-    #[arg(long, default_value_t = 20, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     snapshot_every: u64,
     /// Seconds after which the server's RSS is the baseline the end is compared with.
     #[arg(long, default_value_t = 60)]
@@ -79,14 +79,6 @@ struct Args {
     /// Ignored: test runners in benchmark mode pass it.
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-fn at_least_one(value: &str) -> Result<u64, String> {
-    match value.parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(n),
-        Ok(_) => Err("must be at least 1".to_owned()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// A secret-volume-like folder: `..<stamp>/tls.{crt,key}`, `..data` pointing at the current
